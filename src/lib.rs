@@ -1,0 +1,1 @@
+//! sriov-offload: SR-IOV and switchdev bring-up for hypervisor hosts.
