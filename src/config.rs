@@ -1,0 +1,850 @@
+//! TOML configuration: one main file plus `conf.d/*.toml` drop-ins (sorted, later wins),
+//! parsed into a validated model. Every error names `file:line:col` and the rule broken.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::types::{parse_duration, Guid, IfName, Mac, PciAddr};
+
+/// A configuration error: where it is and what rule it breaks. Maps to exit code 2.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.col,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Largest VF count we accept in a config; the device's `sriov_totalvfs` is checked at apply time.
+pub const MAX_VFS: u16 = 2048;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PfMatch {
+    Name(IfName),
+    Pci(PciAddr),
+    Mac(Mac),
+}
+
+impl fmt::Display for PfMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PfMatch::Name(n) => write!(f, "name {n}"),
+            PfMatch::Pci(p) => write!(f, "pci {p}"),
+            PfMatch::Mac(m) => write!(f, "mac {m}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EswitchMode {
+    Legacy,
+    Switchdev,
+}
+
+impl fmt::Display for EswitchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EswitchMode::Legacy => "legacy",
+            EswitchMode::Switchdev => "switchdev",
+        })
+    }
+}
+
+/// When the eswitch mode is changed relative to VF creation and bond enslavement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EswitchOrder {
+    /// vf-pre, before `sriov_numvfs` is written (NICs that refuse switchdev while VFs exist).
+    BeforeVfs,
+    /// vf-pre, after the VFs are created (BlueField/ConnectX LAG: mode before the bond).
+    BeforeBond,
+    /// vf-post, after the bond has enslaved the PF (seed 000's bond.offload.post).
+    AfterBond,
+}
+
+/// What VFs are bound to once the PF is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    /// Leave VFs on no driver (vfio / libvirt managed devices bind them later).
+    None,
+    Driver(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    Auto,
+    Enable,
+    Disable,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VfConfig {
+    pub mac: Option<Mac>,
+    pub vlan: Option<u16>,
+    pub qos: Option<u8>,
+    pub trust: Option<bool>,
+    pub spoofchk: Option<bool>,
+    pub link_state: Option<LinkState>,
+}
+
+impl VfConfig {
+    fn merge(&mut self, o: VfConfig) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
+        }
+        take!(mac, vlan, qos, trust, spoofchk, link_state);
+    }
+    pub fn is_empty(&self) -> bool {
+        *self == VfConfig::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PfConfig {
+    pub matcher: PfMatch,
+    pub vfs: u16,
+    pub eswitch: Option<EswitchMode>,
+    pub eswitch_order: EswitchOrder,
+    pub bind: Option<Bind>,
+    pub reserved_vfs: BTreeSet<u16>,
+    pub hw_tc_offload: bool,
+    pub vf: BTreeMap<u16, VfConfig>,
+    /// Where this PF was (last) configured, for messages.
+    pub origin: String,
+}
+
+/// How IB GUIDs of a bond's VFs are chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuidScheme {
+    /// Derived from host name, PF index and VF index (see `guid::auto_guid`).
+    Auto,
+    Explicit(BTreeMap<u16, Guid>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IbConfig {
+    pub device: String,
+    pub node_guids: Option<GuidScheme>,
+    pub port_guids: Option<GuidScheme>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BondConfig {
+    pub name: IfName,
+    pub slaves: Vec<IfName>,
+    pub vf_lag: bool,
+    pub ib: Option<IbConfig>,
+    pub origin: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TuneConfig {
+    pub rss_hfunc: Option<String>,
+    pub rings: Option<RingsSetting>,
+    pub channels: Option<ChannelsSetting>,
+    pub irq_affinity: Option<bool>,
+    pub xps: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingsSetting {
+    Max,
+    Count(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelsSetting {
+    NumaLocal,
+    Count(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct BootConfig {
+    pub before: Vec<String>,
+    pub legacy_marker: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub timeout: Duration,
+    pub pfs: Vec<PfConfig>,
+    pub bonds: Vec<BondConfig>,
+    pub tune: TuneConfig,
+    pub boot: BootConfig,
+    /// Files read, in order.
+    pub sources: Vec<PathBuf>,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timeout: DEFAULT_TIMEOUT,
+            pfs: vec![],
+            bonds: vec![],
+            tune: TuneConfig::default(),
+            boot: BootConfig::default(),
+            sources: vec![],
+        }
+    }
+}
+
+impl Config {
+    /// The bond a PF (by interface name) is a configured slave of.
+    pub fn bond_of(&self, pf: &str) -> Option<&BondConfig> {
+        self.bonds
+            .iter()
+            .find(|b| b.slaves.iter().any(|s| s.as_str() == pf))
+    }
+}
+
+// ---- raw (per-file) form: everything optional so drop-ins can override single keys ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    defaults: Option<RawDefaults>,
+    #[serde(default)]
+    pf: Vec<Spanned<RawPf>>,
+    #[serde(default)]
+    bond: Vec<Spanned<RawBond>>,
+    tune: Option<RawTune>,
+    boot: Option<RawBoot>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    name: Option<IfName>,
+    pci: Option<PciAddr>,
+    mac: Option<Mac>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPf {
+    #[serde(rename = "match")]
+    matcher: Spanned<RawMatch>,
+    vfs: Option<Spanned<i64>>,
+    eswitch: Option<EswitchMode>,
+    eswitch_order: Option<EswitchOrder>,
+    bind: Option<Spanned<String>>,
+    reserved_vfs: Option<Vec<Spanned<i64>>>,
+    hw_tc_offload: Option<bool>,
+    #[serde(default)]
+    vf: BTreeMap<Spanned<String>, VfConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBond {
+    name: Spanned<IfName>,
+    slaves: Option<Vec<Spanned<IfName>>>,
+    vf_lag: Option<bool>,
+    ib: Option<RawIb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIb {
+    device: Spanned<String>,
+    node_guids: Option<RawGuids>,
+    port_guids: Option<RawGuids>,
+}
+
+/// `"auto"` or a table `{ VF index = "GUID" }`; interpreted by hand (serde's untagged enums
+/// lose the spans we report errors with).
+type RawGuids = Spanned<toml::Value>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTune {
+    rss_hfunc: Option<Spanned<String>>,
+    rings: Option<Spanned<toml::Value>>,
+    channels: Option<Spanned<toml::Value>>,
+    irq_affinity: Option<Spanned<String>>,
+    xps: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBoot {
+    before: Option<Vec<Spanned<String>>>,
+    legacy_marker: Option<Spanned<String>>,
+}
+
+/// Turns byte offsets into `file:line:col` errors for one source file.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn err_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+    fn err<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.err_at(s.span().start, message)
+    }
+}
+
+fn file_error(path: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message: message.into(),
+    }
+}
+
+/// Where the config lives under a root (`/etc/sriov-offload`): the main file and its drop-ins.
+pub fn default_files(etc_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let main = etc_dir.join("config.toml");
+    let mut files = vec![];
+    if main.exists() {
+        files.push(main);
+    }
+    files.extend(drop_ins(etc_dir)?);
+    Ok(files)
+}
+
+/// `conf.d/*.toml` next to the main file, sorted by name.
+pub fn drop_ins(etc_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let dir = etc_dir.join("conf.d");
+    let pattern = dir.join("*.toml");
+    let pattern = pattern
+        .to_str()
+        .ok_or_else(|| file_error(&dir, "path is not valid UTF-8"))?;
+    let pattern = glob::Pattern::escape(pattern.trim_end_matches("*.toml")) + "*.toml";
+    let mut out = vec![];
+    for entry in glob::glob(&pattern).map_err(|e| file_error(&dir, e.to_string()))? {
+        out.push(entry.map_err(|e| file_error(e.path(), format!("cannot read: {}", e.error())))?);
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads and validates the given files in order (later files win). No files: empty config.
+pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
+    let mut b = Builder::default();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+        b.add(&Source { path, text: &text })?;
+    }
+    b.finish(files)
+}
+
+/// Parses one config from text (tests, `--config -`).
+pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let mut b = Builder::default();
+    b.add(&Source { path, text })?;
+    b.finish(&[path.to_path_buf()])
+}
+
+#[derive(Default)]
+struct Builder {
+    timeout: Option<Duration>,
+    pfs: Vec<PfConfig>,
+    bonds: Vec<BondConfig>,
+    tune: TuneConfig,
+    boot: BootConfig,
+}
+
+impl Builder {
+    fn add(&mut self, src: &Source) -> Result<(), ConfigError> {
+        let raw: RawFile = toml::from_str(src.text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            src.err_at(at, e.message().to_string())
+        })?;
+        if let Some(d) = raw.defaults {
+            if let Some(t) = d.timeout {
+                let v = parse_duration(t.get_ref()).map_err(|m| src.err(&t, m))?;
+                if v.is_zero() {
+                    return Err(src.err(&t, "timeout must be greater than 0"));
+                }
+                self.timeout = Some(v);
+            }
+        }
+        let mut seen_here: Vec<PfMatch> = vec![];
+        for rp in raw.pf {
+            let start = rp.span().start;
+            let rp = rp.into_inner();
+            let m = rp.matcher.get_ref();
+            let matcher = match (&m.name, &m.pci, &m.mac) {
+                (Some(n), None, None) => PfMatch::Name(n.clone()),
+                (None, Some(p), None) => PfMatch::Pci(p.clone()),
+                (None, None, Some(m)) => PfMatch::Mac(*m),
+                _ => {
+                    return Err(src.err(
+                        &rp.matcher,
+                        "pf.match needs exactly one of name, pci or mac",
+                    ))
+                }
+            };
+            if seen_here.contains(&matcher) {
+                return Err(src.err(
+                    &rp.matcher,
+                    format!("duplicate [[pf]] with match {matcher} in this file"),
+                ));
+            }
+            seen_here.push(matcher.clone());
+            let origin = {
+                let e = src.err_at(start, "");
+                format!("{}:{}", e.file.display(), e.line)
+            };
+            let idx = match self.pfs.iter().position(|p| p.matcher == matcher) {
+                Some(i) => i,
+                None => {
+                    let Some(vfs) = &rp.vfs else {
+                        return Err(src.err_at(
+                            start,
+                            format!("[[pf]] with match {matcher} needs `vfs` (the VF count)"),
+                        ));
+                    };
+                    let _ = vfs;
+                    self.pfs.push(PfConfig {
+                        matcher: matcher.clone(),
+                        vfs: 0,
+                        eswitch: None,
+                        eswitch_order: EswitchOrder::AfterBond,
+                        bind: None,
+                        reserved_vfs: BTreeSet::new(),
+                        hw_tc_offload: false,
+                        vf: BTreeMap::new(),
+                        origin: origin.clone(),
+                    });
+                    self.pfs.len() - 1
+                }
+            };
+            let pf = &mut self.pfs[idx];
+            pf.origin = origin;
+            if let Some(v) = &rp.vfs {
+                let n = *v.get_ref();
+                if !(0..=MAX_VFS as i64).contains(&n) {
+                    return Err(src.err(v, format!("vfs = {n} is out of range 0..={MAX_VFS}")));
+                }
+                pf.vfs = n as u16;
+            }
+            if let Some(e) = rp.eswitch {
+                pf.eswitch = Some(e);
+                // switchdev means offload: default hw-tc-offload on, as every seed does
+                pf.hw_tc_offload = e == EswitchMode::Switchdev;
+            }
+            if let Some(o) = rp.eswitch_order {
+                pf.eswitch_order = o;
+            }
+            if let Some(b) = &rp.bind {
+                let s = b.get_ref().as_str();
+                pf.bind = Some(match s {
+                    "none" => Bind::None,
+                    d if is_driver_name(d) => Bind::Driver(d.to_string()),
+                    _ => {
+                        return Err(src.err(
+                            b,
+                            format!("bind = {s:?} is not a driver name (letters, digits, _ and -) or \"none\""),
+                        ))
+                    }
+                });
+            }
+            if let Some(h) = rp.hw_tc_offload {
+                pf.hw_tc_offload = h;
+            }
+            if let Some(r) = &rp.reserved_vfs {
+                let mut set = BTreeSet::new();
+                for v in r {
+                    let n = *v.get_ref();
+                    if !(0..MAX_VFS as i64).contains(&n) {
+                        return Err(src.err(v, format!("reserved VF index {n} is out of range")));
+                    }
+                    set.insert(n as u16);
+                }
+                pf.reserved_vfs = set;
+            }
+            for (k, v) in rp.vf {
+                let idx: u16 = k.get_ref().parse().map_err(|_| {
+                    src.err(&k, format!("VF index {:?} is not a number", k.get_ref()))
+                })?;
+                pf.vf.entry(idx).or_default().merge(v);
+            }
+            // range checks once all keys of this file are in
+            let vfs = pf.vfs;
+            if let Some(v) = pf.reserved_vfs.iter().find(|v| **v >= vfs) {
+                let at = rp
+                    .reserved_vfs
+                    .as_ref()
+                    .and_then(|r| r.first())
+                    .map_or(start, |s| s.span().start);
+                return Err(src.err_at(
+                    at,
+                    format!("reserved VF {v} is out of range: pf {matcher} has vfs = {vfs}"),
+                ));
+            }
+            if let Some((v, _)) = pf.vf.iter().find(|(v, _)| **v >= vfs) {
+                return Err(src.err_at(
+                    start,
+                    format!("[pf.vf.{v}] is out of range: pf {matcher} has vfs = {vfs}"),
+                ));
+            }
+            for (i, vc) in &pf.vf {
+                if let Some(vlan) = vc.vlan {
+                    if vlan > 4095 {
+                        return Err(src.err_at(
+                            start,
+                            format!("VF {i}: vlan {vlan} is out of range 0..=4095"),
+                        ));
+                    }
+                }
+                if let Some(q) = vc.qos {
+                    if q > 7 {
+                        return Err(src.err_at(
+                            start,
+                            format!("VF {i}: qos {q} is out of range 0..=7"),
+                        ));
+                    }
+                }
+            }
+            if pf.eswitch_order != EswitchOrder::AfterBond && pf.eswitch.is_none() {
+                return Err(src.err_at(
+                    start,
+                    format!("pf {matcher}: eswitch_order is set but eswitch is not"),
+                ));
+            }
+        }
+        let mut bonds_here: Vec<IfName> = vec![];
+        for rb in raw.bond {
+            let start = rb.span().start;
+            let rb = rb.into_inner();
+            let name = rb.name.get_ref().clone();
+            if bonds_here.contains(&name) {
+                return Err(src.err(&rb.name, format!("duplicate [[bond]] {name} in this file")));
+            }
+            bonds_here.push(name.clone());
+            let origin = {
+                let e = src.err_at(start, "");
+                format!("{}:{}", e.file.display(), e.line)
+            };
+            let idx = match self.bonds.iter().position(|b| b.name == name) {
+                Some(i) => i,
+                None => {
+                    self.bonds.push(BondConfig {
+                        name: name.clone(),
+                        slaves: vec![],
+                        vf_lag: false,
+                        ib: None,
+                        origin: origin.clone(),
+                    });
+                    self.bonds.len() - 1
+                }
+            };
+            let b = &mut self.bonds[idx];
+            b.origin = origin;
+            if let Some(s) = &rb.slaves {
+                let mut slaves = vec![];
+                for sl in s {
+                    if slaves.contains(sl.get_ref()) {
+                        return Err(src.err(
+                            sl,
+                            format!("bond {name}: slave {} is listed twice", sl.get_ref()),
+                        ));
+                    }
+                    slaves.push(sl.get_ref().clone());
+                }
+                b.slaves = slaves;
+            }
+            if b.slaves.is_empty() {
+                return Err(src.err(&rb.name, format!("bond {name} needs `slaves`")));
+            }
+            if let Some(v) = rb.vf_lag {
+                b.vf_lag = v;
+            }
+            if let Some(ib) = rb.ib {
+                let dev = ib.device.get_ref();
+                if !is_driver_name(dev) {
+                    return Err(src.err(
+                        &ib.device,
+                        format!("ib.device {dev:?} is not a valid RDMA device name"),
+                    ));
+                }
+                b.ib = Some(IbConfig {
+                    device: dev.clone(),
+                    node_guids: ib.node_guids.map(|g| guid_scheme(src, g)).transpose()?,
+                    port_guids: ib.port_guids.map(|g| guid_scheme(src, g)).transpose()?,
+                });
+            }
+        }
+        if let Some(t) = raw.tune {
+            if let Some(h) = t.rss_hfunc {
+                match h.get_ref().as_str() {
+                    "toeplitz" | "xor" | "crc32" => self.tune.rss_hfunc = Some(h.into_inner()),
+                    o => {
+                        return Err(src.err(
+                            &h,
+                            format!("rss_hfunc {o:?} is not one of toeplitz, xor, crc32"),
+                        ))
+                    }
+                }
+            }
+            if let Some(r) = t.rings {
+                self.tune.rings = Some(match r.get_ref() {
+                    toml::Value::String(s) if s == "max" => RingsSetting::Max,
+                    toml::Value::Integer(n) if (1..=1 << 20).contains(n) => {
+                        RingsSetting::Count(*n as u32)
+                    }
+                    _ => {
+                        return Err(
+                            src.err(&r, "rings must be \"max\" or a ring size between 1 and 1048576")
+                        )
+                    }
+                });
+            }
+            if let Some(c) = t.channels {
+                self.tune.channels = Some(match c.get_ref() {
+                    toml::Value::String(s) if s == "numa-local" => ChannelsSetting::NumaLocal,
+                    toml::Value::Integer(n) if (1..=4096).contains(n) => {
+                        ChannelsSetting::Count(*n as u32)
+                    }
+                    _ => {
+                        return Err(src.err(
+                            &c,
+                            "channels must be \"numa-local\" or a count between 1 and 4096",
+                        ))
+                    }
+                });
+            }
+            if let Some(a) = t.irq_affinity {
+                self.tune.irq_affinity = Some(match a.get_ref().as_str() {
+                    "numa-local" => true,
+                    "none" => false,
+                    o => {
+                        return Err(src.err(
+                            &a,
+                            format!("irq_affinity {o:?} is not \"numa-local\" or \"none\""),
+                        ))
+                    }
+                });
+            }
+            if let Some(x) = t.xps {
+                self.tune.xps = Some(x);
+            }
+        }
+        if let Some(bt) = raw.boot {
+            if let Some(before) = bt.before {
+                let mut v = vec![];
+                for u in before {
+                    if !is_unit_name(u.get_ref()) {
+                        return Err(src.err(
+                            &u,
+                            format!("boot.before: {:?} is not a systemd unit name", u.get_ref()),
+                        ));
+                    }
+                    v.push(u.into_inner());
+                }
+                self.boot.before = v;
+            }
+            if let Some(m) = bt.legacy_marker {
+                let p = PathBuf::from(m.get_ref());
+                if !p.is_absolute() || p.components().any(|c| c.as_os_str() == "..") {
+                    return Err(src.err(
+                        &m,
+                        "boot.legacy_marker must be an absolute path without `..`",
+                    ));
+                }
+                self.boot.legacy_marker = Some(p);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
+        let last = files.last().cloned().unwrap_or_default();
+        // A slave in two bonds cannot be enslaved twice; a PF named twice (by name in two
+        // files is merged, but by name and by PCI) is only detectable at run time.
+        let mut owner: BTreeMap<&IfName, &IfName> = BTreeMap::new();
+        for b in &self.bonds {
+            for s in &b.slaves {
+                if let Some(o) = owner.insert(s, &b.name) {
+                    return Err(file_error(
+                        &last,
+                        format!(
+                            "{} is a slave of two bonds: {o} and {} ({})",
+                            s, b.name, b.origin
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Config {
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            pfs: self.pfs,
+            bonds: self.bonds,
+            tune: self.tune,
+            boot: self.boot,
+            sources: files.to_vec(),
+        })
+    }
+}
+
+fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
+    let bad = || {
+        src.err(
+            &g,
+            "GUIDs must be \"auto\" or a table of VF index = \"00:11:22:33:44:55:66:77\"",
+        )
+    };
+    match g.get_ref() {
+        toml::Value::String(s) if s == "auto" => Ok(GuidScheme::Auto),
+        toml::Value::Table(t) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in t {
+                let i: u16 = k
+                    .parse()
+                    .ok()
+                    .filter(|i| *i < MAX_VFS)
+                    .ok_or_else(|| src.err(&g, format!("GUID table: VF index {k:?} is not valid")))?;
+                let guid: Guid = v
+                    .as_str()
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|m: String| src.err(&g, format!("GUID table, VF {i}: {m}")))?;
+                out.insert(i, guid);
+            }
+            Ok(GuidScheme::Explicit(out))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn is_driver_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn is_unit_name(s: &str) -> bool {
+    const SUFFIXES: [&str; 6] = [".service", ".target", ".socket", ".mount", ".path", ".timer"];
+    SUFFIXES.iter().any(|suf| s.len() > suf.len() && s.ends_with(suf))
+        && s.len() <= 255
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        parse_str(Path::new("t.toml"), t)
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = parse(
+            r#"
+[defaults]
+timeout = "90s"
+[[pf]]
+match = { name = "ens1f0" }
+vfs = 32
+eswitch = "switchdev"
+bind = "mlx5_core"
+reserved_vfs = [0]
+vf = { 1 = { mac = "02:00:00:00:01:01", trust = true, spoofchk = false } }
+[[bond]]
+name = "bond0"
+slaves = ["ens1f0", "ens1f1"]
+vf_lag = true
+ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22:33:44:55:66:77" } }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(90));
+        let pf = &c.pfs[0];
+        assert_eq!(pf.vfs, 32);
+        assert!(pf.hw_tc_offload);
+        assert_eq!(pf.bind, Some(Bind::Driver("mlx5_core".into())));
+        assert_eq!(pf.vf[&1].trust, Some(true));
+        let ib = c.bonds[0].ib.as_ref().unwrap();
+        assert_eq!(ib.node_guids, Some(GuidScheme::Auto));
+        assert!(matches!(ib.port_guids, Some(GuidScheme::Explicit(_))));
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let e = parse("[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 32\nbogus = 1\n").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 1), "{e}");
+        assert!(e.to_string().starts_with("t.toml:4:1: unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn empty_config_is_valid_and_empty() {
+        let c = parse("").unwrap();
+        assert!(c.pfs.is_empty() && c.bonds.is_empty());
+    }
+
+    #[test]
+    fn drop_in_overrides_single_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("config.toml");
+        std::fs::write(
+            &main,
+            "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 4\nbind = \"igbvf\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        std::fs::write(
+            dir.path().join("conf.d/50-more.toml"),
+            "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 7\n",
+        )
+        .unwrap();
+        let files = default_files(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        let c = load(&files).unwrap();
+        assert_eq!(c.pfs.len(), 1);
+        assert_eq!(c.pfs[0].vfs, 7);
+        assert_eq!(c.pfs[0].bind, Some(Bind::Driver("igbvf".into())));
+    }
+}
