@@ -1,1 +1,51 @@
-fn main() {}
+//! Blocks until this boot's offload is ready (exit 0), failed (1) or the timeout passes (3).
+use std::process::ExitCode;
+
+use clap::Parser;
+use sriov_offload::{cli, host::Host, marker, types::parse_duration};
+
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored."
+)]
+struct Args {
+    /// How long to wait, e.g. 90s, 10m.
+    #[arg(long, default_value = "600s", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Print the marker's content when done.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let host = Host::from_env();
+    match marker::wait(&host, args.timeout) {
+        Ok(marker::Status::Ready(m)) => {
+            if args.verbose {
+                eprintln!("wait-offload: ready ({} PF(s))", m.pfs.len());
+            }
+            ExitCode::from(cli::EXIT_OK)
+        }
+        Ok(marker::Status::Failed(m)) => {
+            eprintln!(
+                "wait-offload: offload failed: {}",
+                m.error.unwrap_or_default()
+            );
+            ExitCode::from(cli::EXIT_FAILED)
+        }
+        Ok(marker::Status::Pending) => {
+            eprintln!(
+                "wait-offload: timed out after {:?}: {} did not appear",
+                args.timeout,
+                marker::ready_path(&host).display()
+            );
+            ExitCode::from(cli::EXIT_TIMEOUT)
+        }
+        Err(e) => {
+            eprintln!("wait-offload: {e:#}");
+            ExitCode::from(cli::EXIT_FAILED)
+        }
+    }
+}

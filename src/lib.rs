@@ -1,3 +1,18 @@
 //! sriov-offload: SR-IOV and switchdev bring-up for hypervisor hosts.
+//!
+//! `config` → `observe` → `plan` → `apply`; `host` and `kernel` are the only code touching the
+//! OS (files under a root, netlink), `wait` and `marker` block on kernel events, never on timers.
+pub mod apply;
+pub mod cli;
 pub mod config;
+pub mod guid;
+pub mod host;
+pub mod kernel;
+pub mod lock;
+pub mod log;
+pub mod marker;
+pub mod netlink;
+pub mod observe;
+pub mod plan;
 pub mod types;
+pub mod wait;

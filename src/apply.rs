@@ -1,0 +1,588 @@
+//! Runs the flow: pick the PFs this invocation is about, lock them, observe, plan, execute the
+//! steps in order (waits are event-driven), verify, publish the VF map and the markers.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::config::{BondConfig, Config, PfConfig};
+use crate::host::{errno_of, Host};
+use crate::kernel::Kernel;
+use crate::log::Log;
+use crate::marker::{self, MapEntry, PfSummary};
+use crate::observe::{self, GuidKind, PfState};
+use crate::plan::{self, Extra, Input, Phase, Refusal, Step};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub phase: Phase,
+    pub force: bool,
+    pub dry_run: bool,
+    /// Interfaces named on the command line or by ifupdown's `$IFACE`; empty = all configured.
+    pub ifaces: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The invocation named only interfaces the config does not mention.
+    pub not_ours: bool,
+    pub planned: Vec<Step>,
+    pub executed: usize,
+    pub writes: u32,
+    pub elapsed: Duration,
+    pub ready: bool,
+}
+
+/// A plan refused to reset VFs in use or asked for the impossible: exit 1, nothing written.
+#[derive(Debug)]
+pub struct Refused(pub Vec<Refusal>);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v: Vec<String> = self.0.iter().map(|r| r.to_string()).collect();
+        write!(f, "{}", v.join("\n"))
+    }
+}
+impl std::error::Error for Refused {}
+
+struct Target<'c> {
+    cfg: &'c PfConfig,
+    name: String,
+}
+
+/// Resolves every configured PF to its netdev name. A configured PF that is absent is an
+/// error when it is targeted: boot ordering should have waited for the device.
+fn resolve<'c>(host: &Host, cfg: &'c Config) -> Result<Vec<(&'c PfConfig, Option<String>)>> {
+    cfg.pfs
+        .iter()
+        .map(|p| Ok((p, observe::resolve_pf(host, &p.matcher)?)))
+        .collect()
+}
+
+fn select<'c>(
+    cfg: &'c Config,
+    resolved: &[(&'c PfConfig, Option<String>)],
+    ifaces: &[String],
+) -> Result<Vec<Target<'c>>> {
+    let missing = |p: &PfConfig| {
+        anyhow!(
+            "configured PF ({}, {}) is not on this host: no such interface",
+            p.matcher,
+            p.origin
+        )
+    };
+    let mut out: Vec<Target> = vec![];
+    let mut add = |p: &'c PfConfig, n: &Option<String>| -> Result<()> {
+        let name = n.clone().ok_or_else(|| missing(p))?;
+        if !out.iter().any(|t| t.name == name) {
+            out.push(Target { cfg: p, name });
+        }
+        Ok(())
+    };
+    if ifaces.is_empty() {
+        for (p, n) in resolved {
+            add(p, n)?;
+        }
+        return Ok(out);
+    }
+    for i in ifaces {
+        if let Some(b) = cfg.bonds.iter().find(|b| b.name.as_str() == i) {
+            for s in &b.slaves {
+                let (p, n) = resolved
+                    .iter()
+                    .find(|(p, n)| {
+                        n.as_deref() == Some(s.as_str())
+                            || matches!(&p.matcher, crate::config::PfMatch::Name(m) if m == s)
+                    })
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "bond {} ({}): slave {s} is not a configured [[pf]]",
+                            b.name,
+                            b.origin
+                        )
+                    })?;
+                add(p, n)?;
+            }
+        } else if let Some((p, n)) = resolved.iter().find(|(_, n)| n.as_deref() == Some(i)) {
+            add(p, n)?;
+        }
+    }
+    Ok(out)
+}
+
+fn bond_ctx<'c>(cfg: &'c Config, pf: &str) -> Option<(&'c BondConfig, usize)> {
+    let b = cfg.bond_of(pf)?;
+    let idx = b.slaves.iter().position(|s| s.as_str() == pf)?;
+    Some((b, idx))
+}
+
+fn gather_extra(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &Config,
+    states: &[(&PfConfig, PfState)],
+) -> Result<Extra> {
+    let mut x = Extra {
+        hostname: host.hostname().unwrap_or_default(),
+        ..Extra::default()
+    };
+    for (pc, s) in states {
+        if !pc.vf.is_empty() {
+            if let Some(info) = kernel.vf_info(&s.name)? {
+                x.vf_info.insert(s.name.clone(), info);
+            }
+        }
+        if pc.hw_tc_offload && host.is_real() {
+            // a device without the feature reads as "off": enabling it then fails, naming it
+            let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
+            x.hw_tc.insert(s.name.clone(), on);
+        }
+        if let Some((b, _)) = bond_ctx(cfg, &s.name) {
+            if b.vf_lag {
+                let st = observe::lag_state(host, &s.dev_name)?;
+                x.lag_active
+                    .insert(s.name.clone(), st.as_deref() == Some("active"));
+            }
+            if let Some(ib) = &b.ib {
+                for vf in 0..s.numvfs {
+                    for kind in [GuidKind::Node, GuidKind::Port] {
+                        if let Some(g) = observe::ib_guid(host, &ib.device, vf, kind)? {
+                            x.guids.insert((ib.device.clone(), vf, kind), g);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(x)
+}
+
+fn observe_all<'c>(
+    host: &Host,
+    kernel: &mut Kernel,
+    targets: &[Target<'c>],
+) -> Result<Vec<(&'c PfConfig, PfState)>> {
+    targets
+        .iter()
+        .map(|t| Ok((t.cfg, observe::observe_pf(host, kernel, &t.name)?)))
+        .collect()
+}
+
+fn plan_all(
+    cfg: &Config,
+    states: &[(&PfConfig, PfState)],
+    extra: &Extra,
+    phase: Phase,
+    force: bool,
+) -> Result<Vec<Vec<Step>>> {
+    let mut plans = vec![];
+    let mut refusals = vec![];
+    for (pc, s) in states {
+        let inp = Input {
+            cfg: pc,
+            state: s,
+            bond: bond_ctx(cfg, &s.name),
+        };
+        match plan::plan_pf(&inp, extra, phase, force) {
+            Ok(p) => plans.push(p),
+            Err(r) => refusals.push(r),
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(Refused(refusals).into());
+    }
+    Ok(plans)
+}
+
+/// Computes the plan without taking locks or writing anything (`--dry-run`, `plan`).
+pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
+    let mut kernel = Kernel::new(host);
+    let resolved = resolve(host, cfg)?;
+    let targets = select(cfg, &resolved, &opts.ifaces)?;
+    if targets.is_empty() {
+        return Ok(Report {
+            not_ours: !opts.ifaces.is_empty(),
+            ..Report::default()
+        });
+    }
+    let states = observe_all(host, &mut kernel, &targets)?;
+    let extra = gather_extra(host, &mut kernel, cfg, &states)?;
+    let plans = plan_all(cfg, &states, &extra, opts.phase, opts.force)?;
+    Ok(Report {
+        planned: plans.into_iter().flatten().collect(),
+        ..Report::default()
+    })
+}
+
+/// Applies the configuration for the selected PFs. On failure the `failed` marker is written
+/// (and `ready` removed) before the error is returned.
+pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Report> {
+    if opts.dry_run {
+        return dry_run(host, cfg, opts);
+    }
+    let legacy = cfg.boot.legacy_marker.as_deref();
+    let resolved = resolve(host, cfg);
+    // an interface we do not configure: not ours, not an error, no marker touched
+    if let Ok(r) = &resolved {
+        if !opts.ifaces.is_empty() && select(cfg, r, &opts.ifaces).is_ok_and(|t| t.is_empty()) {
+            return Ok(Report {
+                not_ours: true,
+                ..Report::default()
+            });
+        }
+    }
+    let res = resolved.and_then(|r| run_inner(host, cfg, opts, log, &r));
+    if let Err(e) = &res {
+        if let Err(me) = marker::write_failed(host, &format!("{e:#}"), legacy) {
+            log.error(&format!("also failed to write the failed marker: {me:#}"));
+        }
+    }
+    res
+}
+
+fn run_inner(
+    host: &Host,
+    cfg: &Config,
+    opts: &Options,
+    log: &Log,
+    resolved: &[(&PfConfig, Option<String>)],
+) -> Result<Report> {
+    let start = Instant::now();
+    let deadline = start + cfg.timeout;
+    let targets = select(cfg, resolved, &opts.ifaces)?;
+    let mut kernel = Kernel::new(host);
+    // subscribe before anything changes, so no event between a write and the wait is lost
+    let mut waiter = crate::wait::Waiter::new(host)?;
+    marker::clear_stale(host, cfg.boot.legacy_marker.as_deref())?;
+
+    let devices: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            std::fs::canonicalize(host.sys(format!("class/net/{}/device", t.name)))
+                .ok()
+                .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| t.name.clone())
+        })
+        .collect();
+    let _locks = crate::lock::lock_all(host, &devices, |d| {
+        log.info(&format!("{d}: another run holds the lock, waiting for it"))
+    })?;
+
+    let states = observe_all(host, &mut kernel, &targets)?;
+    let extra = gather_extra(host, &mut kernel, cfg, &states)?;
+    let plans = plan_all(cfg, &states, &extra, opts.phase, opts.force)?;
+    let by_name: BTreeMap<String, &PfState> =
+        states.iter().map(|(_, s)| (s.name.clone(), s)).collect();
+    for (_, s) in &states {
+        if plans.iter().flatten().all(|st| st.pf() != s.name) {
+            log.step(
+                &s.name,
+                "skip",
+                &format!(
+                    "{}: nothing to do ({} VFs, eswitch {}, {} representors)",
+                    s.name,
+                    s.numvfs,
+                    s.eswitch.map_or("n/a".into(), |m| m.to_string()),
+                    s.reps.len()
+                ),
+            );
+        }
+    }
+
+    // Stage the steps so that PFs progress together: everything before the waits on every PF,
+    // then the waits, then the rest — the kernel works on all PFs while we wait on one.
+    let mut stages: [Vec<&Step>; 3] = [vec![], vec![], vec![]];
+    for p in &plans {
+        let first_wait = p
+            .iter()
+            .position(|s| matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. }));
+        let last_wait = p
+            .iter()
+            .rposition(|s| matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. }));
+        for (i, s) in p.iter().enumerate() {
+            let stage = match (first_wait, last_wait) {
+                (Some(f), _) if i < f => 0,
+                (Some(_), Some(l)) if i <= l => 1,
+                (Some(_), _) => 2,
+                (None, _) => 0,
+            };
+            stages[stage].push(s);
+        }
+    }
+    let mut executed = 0;
+    for s in stages.iter().flatten() {
+        let pf = by_name
+            .get(s.pf())
+            .copied()
+            .or_else(|| {
+                states
+                    .iter()
+                    .map(|(_, st)| st)
+                    .find(|st| st.reps.values().any(|r| r == s.pf()))
+            })
+            .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
+        let t0 = Instant::now();
+        exec(host, &mut kernel, &mut waiter, deadline, s, pf)?;
+        executed += 1;
+        log.step(
+            s.pf(),
+            s.kind(),
+            &format!("{s} ({} ms)", t0.elapsed().as_millis()),
+        );
+    }
+
+    // Verify: on a real kernel, a second look must find nothing left to do.
+    if host.is_real() && executed > 0 {
+        let states2 = observe_all(host, &mut kernel, &targets)?;
+        let extra2 = gather_extra(host, &mut kernel, cfg, &states2)?;
+        let left: Vec<String> = plan_all(cfg, &states2, &extra2, opts.phase, true)?
+            .into_iter()
+            .flatten()
+            .map(|s| s.to_string())
+            .collect();
+        if !left.is_empty() {
+            bail!(
+                "after applying, the host still differs from the config: {}",
+                left.join("; ")
+            );
+        }
+    }
+
+    let mut ready = false;
+    if opts.phase == Phase::Post {
+        ready = publish(host, &mut kernel, cfg, resolved, log)?;
+    }
+    Ok(Report {
+        not_ours: false,
+        planned: plans.into_iter().flatten().collect(),
+        executed,
+        writes: host.writes() + kernel.writes,
+        elapsed: start.elapsed(),
+        ready,
+    })
+}
+
+/// When every configured PF is fully configured, publishes the VF map and the ready marker.
+fn publish(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &Config,
+    resolved: &[(&PfConfig, Option<String>)],
+    log: &Log,
+) -> Result<bool> {
+    let mut all = vec![];
+    for (pc, name) in resolved {
+        let Some(name) = name else {
+            log.info(&format!(
+                "not marking ready: configured PF ({}) is not present yet",
+                pc.matcher
+            ));
+            return Ok(false);
+        };
+        all.push(Target {
+            cfg: pc,
+            name: name.clone(),
+        });
+    }
+    let states = observe_all(host, kernel, &all)?;
+    let extra = gather_extra(host, kernel, cfg, &states)?;
+    let plans = plan_all(cfg, &states, &extra, Phase::Post, true)?;
+    if let Some((s, p)) = states.iter().zip(&plans).find(|(_, p)| !p.is_empty()) {
+        log.info(&format!(
+            "not marking ready yet: {} still needs {} step(s), e.g. {}",
+            s.1.name,
+            p.len(),
+            p[0]
+        ));
+        return Ok(false);
+    }
+    let mut map = vec![];
+    let mut summary = vec![];
+    for (pc, s) in &states {
+        let info = extra.vf_info.get(&s.name);
+        for v in &s.vfs {
+            let nd = v.netdevs.first();
+            let mac = info
+                .and_then(|i| i.iter().find(|x| x.vf == v.index))
+                .map(|x| crate::types::Mac(x.mac).to_string())
+                .or_else(|| nd.and_then(|n| n.mac.clone()));
+            map.push(MapEntry {
+                pf: s.name.clone(),
+                vf: v.index,
+                pci: v.pci.clone(),
+                netdev: nd.map(|n| n.name.clone()),
+                representor: s.reps.get(&v.index).cloned(),
+                mac,
+                reserved: pc.reserved_vfs.contains(&(v.index as u16)),
+            });
+        }
+        summary.push(PfSummary {
+            name: s.name.clone(),
+            device: s.dev_name.clone(),
+            vfs: s.numvfs,
+            eswitch: s.eswitch.map(|m| m.to_string()),
+            representors: s.reps.len(),
+            bound: s.vfs.iter().filter(|v| v.driver.is_some()).count(),
+        });
+    }
+    if marker::write_map(host, &map)? {
+        log.step(
+            "-",
+            "vf-map",
+            &format!("wrote {}", marker::map_path(host).display()),
+        );
+    }
+    if marker::write_ready(host, summary, cfg.boot.legacy_marker.as_deref())? {
+        log.step(
+            "-",
+            "ready",
+            &format!(
+                "offload ready: wrote {}",
+                marker::ready_path(host).display()
+            ),
+        );
+    }
+    Ok(true)
+}
+
+fn vf_pci(host: &Host, pf: &PfState, vf: u32) -> Result<String> {
+    host.link_name(&pf.device.join(format!("virtfn{vf}")))?
+        .with_context(|| {
+            format!(
+                "{}: VF {vf} does not exist ({} is missing)",
+                pf.name,
+                pf.device.join(format!("virtfn{vf}")).display()
+            )
+        })
+}
+
+fn exec(
+    host: &Host,
+    kernel: &mut Kernel,
+    waiter: &mut crate::wait::Waiter,
+    deadline: Instant,
+    step: &Step,
+    pf: &PfState,
+) -> Result<()> {
+    match step {
+        Step::Autoprobe { on, .. } => host.write(
+            &pf.device.join("sriov_drivers_autoprobe"),
+            if *on { "1" } else { "0" },
+        ),
+        Step::NumVfs { count, .. } => {
+            let r = host.write(&pf.device.join("sriov_numvfs"), &count.to_string());
+            if let Err(e) = &r {
+                if errno_of(e) == Some(nix::errno::Errno::EBUSY as i32) {
+                    return r.context(format!(
+                        "{}: the kernel refused to change the VF count (EBUSY): VFs still exist or a VF driver holds them",
+                        pf.name
+                    ));
+                }
+            }
+            r.with_context(|| format!("{}: setting {count} VFs", pf.name))
+        }
+        Step::Unbind { vf, driver, .. } => {
+            let pci = vf_pci(host, pf, *vf)?;
+            host.write(&host.sys(format!("bus/pci/drivers/{driver}/unbind")), &pci)
+                .with_context(|| format!("{}: unbinding VF {vf} ({pci}) from {driver}", pf.name))
+        }
+        Step::Eswitch { mode, .. } => kernel.set_eswitch_mode(
+            host,
+            pf.eswitch_source.as_ref(),
+            &pf.bus,
+            &pf.dev_name,
+            &pf.name,
+            *mode,
+        ),
+        Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
+        Step::WaitLag { bond, .. } => {
+            let path = observe::lag_state_path(host, &pf.dev_name);
+            waiter.until(
+                &format!("VF LAG of {bond} on {}", pf.name),
+                deadline,
+                || {
+                    let st = observe::lag_state(host, &pf.dev_name)?;
+                    Ok((st.as_deref() != Some("active")).then(|| {
+                        vec![format!(
+                            "{} reads {}",
+                            path.display(),
+                            st.map_or(
+                                "nothing (file absent: debugfs not mounted or not an mlx5 PF)"
+                                    .into(),
+                                |s| format!("{s:?}")
+                            )
+                        )]
+                    }))
+                },
+            )
+        }
+        Step::WaitReps { vfs, .. } => {
+            waiter.until(&format!("representors of {}", pf.name), deadline, || {
+                // the PF's switch id can appear only with switchdev: re-read it
+                let mut p = pf.clone();
+                p.netdev = observe::netdev(host, &pf.name)?;
+                let reps = observe::representors(host, &p)?;
+                let missing: Vec<String> = vfs
+                    .iter()
+                    .filter(|v| !reps.contains_key(v))
+                    .map(|v| format!("pf{}vf{v}", p.pf_number))
+                    .collect();
+                Ok((!missing.is_empty()).then_some(missing))
+            })
+        }
+        Step::Guid {
+            device,
+            vf,
+            kind,
+            guid,
+            ..
+        } => host.write(
+            &observe::ib_guid_path(host, device, *vf, *kind),
+            &guid.to_string(),
+        ),
+        Step::Bind { vfs, driver, .. } => {
+            let drv = host.sys(format!("bus/pci/drivers/{driver}"));
+            if !host.exists(&drv) {
+                bail!(
+                    "{}: cannot bind VFs to {driver}: the driver is not loaded ({} is missing)",
+                    pf.name,
+                    drv.display()
+                );
+            }
+            for vf in vfs {
+                bind_vf(host, pf, *vf, driver)?;
+            }
+            Ok(())
+        }
+        Step::HwTcOffload { ifname } => kernel
+            .set_feature(ifname, "hw-tc-offload", true)
+            .with_context(|| format!("{ifname}: enabling hw-tc-offload")),
+    }
+}
+
+/// Binds one VF with autoprobe off: `driver_override` makes the kernel allow the probe, the
+/// probe is synchronous, then the override is cleared so later rebinds (libvirt, driverctl)
+/// behave as usual.
+fn bind_vf(host: &Host, pf: &PfState, vf: u32, driver: &str) -> Result<()> {
+    let pci = vf_pci(host, pf, vf)?;
+    let dev = host.sys(format!("bus/pci/devices/{pci}"));
+    let ctx = || format!("{}: binding VF {vf} ({pci}) to {driver}", pf.name);
+    host.write(&dev.join("driver_override"), driver)
+        .with_context(ctx)?;
+    let probe = host.write(&host.sys("bus/pci/drivers_probe"), &pci);
+    let clear = host.write(&dev.join("driver_override"), "\n");
+    probe.with_context(ctx)?;
+    clear.with_context(ctx)?;
+    if host.is_real() {
+        let now = host.link_name(&dev.join("driver"))?;
+        if now.as_deref() != Some(driver) {
+            bail!(
+                "{}: VF {vf} ({pci}) did not bind to {driver} (driver now: {}); the kernel log says why",
+                pf.name,
+                now.as_deref().unwrap_or("none")
+            );
+        }
+    }
+    Ok(())
+}

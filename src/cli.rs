@@ -1,0 +1,162 @@
+//! The command-line contract shared by every binary: `--config`, `--dry-run`, `-v`, interfaces
+//! as arguments or `$IFACE`, `SRIOV_OFFLOAD_ROOT`, and the exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::apply::{self, Options, Refused};
+use crate::config::{self, Config, ConfigError};
+use crate::host::Host;
+use crate::log::Log;
+use crate::plan::Phase;
+use crate::types::IfName;
+use crate::wait::Timeout;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_TIMEOUT: u8 = 3;
+
+/// Appended to every binary's `--help`.
+pub const AFTER_HELP: &str = "\
+Exit status:
+  0  done, or nothing to do (also: an interface the config does not mention)
+  1  failed (the error names the interface, file and operation; /run/sriov-offload/failed is written)
+  2  usage or configuration error (file:line:col and the rule)
+  3  timed out waiting (the message lists what never appeared)
+
+Environment:
+  IFACE               interface from ifupdown, used when no interface is given
+  SRIOV_OFFLOAD_ROOT  prefix for /sys, /proc, /run and /etc (fixture trees in tests)
+
+Config: /etc/sriov-offload/config.toml and /etc/sriov-offload/conf.d/*.toml (sorted, later wins).";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// Read this config file instead of /etc/sriov-offload/config.toml and conf.d/*.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Say more (steps skipped and why, timings).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(version, after_help = AFTER_HELP)]
+pub struct FlowArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Reset VFs even when they are in use (a guest will lose its network).
+    #[arg(long)]
+    pub force: bool,
+    /// PFs or bonds to act on; default `$IFACE`, else every configured PF.
+    pub interfaces: Vec<String>,
+}
+
+pub fn load_config(host: &Host, common: &Common) -> Result<Config, ConfigError> {
+    let files = match &common.config {
+        Some(f) => vec![f.clone()],
+        None => config::default_files(&host.etc("sriov-offload"))?,
+    };
+    config::load(&files)
+}
+
+/// Interfaces from the arguments, else ifupdown's `$IFACE`. Validated here, at the edge.
+pub fn interfaces(args: &[String]) -> Result<Vec<String>, String> {
+    let from_env;
+    let list: &[String] = if args.is_empty() {
+        from_env = std::env::var("IFACE")
+            .ok()
+            .filter(|s| !s.is_empty() && s != "--all")
+            .into_iter()
+            .collect::<Vec<_>>();
+        &from_env
+    } else {
+        args
+    };
+    list.iter()
+        .map(|s| s.parse::<IfName>().map(|n| n.to_string()))
+        .collect()
+}
+
+/// Exit code for an error: typed errors decide, everything else is a failure.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.is::<ConfigError>()) {
+        EXIT_USAGE
+    } else if e.chain().any(|c| c.is::<Timeout>()) {
+        EXIT_TIMEOUT
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// `vf-pre` and `vf-post`: the whole binary but argument parsing.
+pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
+    let log = Log::new(tool, args.common.verbose);
+    let host = Host::from_env();
+    let ifaces = match interfaces(&args.interfaces) {
+        Ok(i) => i,
+        Err(m) => {
+            log.error(&m);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cfg = match load_config(&host, &args.common) {
+        Ok(c) => c,
+        Err(e) => {
+            log.error(&e.to_string());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let opts = Options {
+        phase,
+        force: args.force,
+        dry_run: args.common.dry_run,
+        ifaces,
+    };
+    match apply::run(&host, &cfg, &opts, &log) {
+        Ok(r) if r.not_ours => {
+            log.debug("no configured PF or bond among the interfaces: nothing to do");
+            ExitCode::from(EXIT_OK)
+        }
+        Ok(r) if opts.dry_run => {
+            if r.planned.is_empty() {
+                println!("nothing to do");
+            }
+            for s in &r.planned {
+                println!("{s}");
+            }
+            ExitCode::from(EXIT_OK)
+        }
+        Ok(r) => {
+            let msg = format!(
+                "{} step(s), {} write(s), {} ms{}",
+                r.executed,
+                r.writes,
+                r.elapsed.as_millis(),
+                if r.ready { ", offload ready" } else { "" }
+            );
+            if r.executed > 0 {
+                log.info(&msg);
+            } else {
+                log.debug(&msg);
+            }
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            if let Some(r) = e.downcast_ref::<Refused>() {
+                for line in r.to_string().lines() {
+                    log.error(line);
+                }
+            } else {
+                log.error(&format!("{e:#}"));
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The only code that touches the OS filesystem: paths under a root (`/` on a host, a fixture
+//! tree in tests via `SRIOV_OFFLOAD_ROOT`), every error naming the operation and the file.
+
+use std::cell::Cell;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Environment variable that prefixes /sys, /proc, /run and /etc (fixture trees in tests).
+pub const ROOT_ENV: &str = "SRIOV_OFFLOAD_ROOT";
+
+pub struct Host {
+    root: PathBuf,
+    real: bool,
+    writes: Cell<u32>,
+}
+
+impl Host {
+    /// `/`, or the directory named by `SRIOV_OFFLOAD_ROOT`.
+    pub fn from_env() -> Host {
+        match std::env::var_os(ROOT_ENV) {
+            Some(r) if !r.is_empty() && r != "/" => Host::new(PathBuf::from(r)),
+            _ => Host::new(PathBuf::from("/")),
+        }
+    }
+
+    pub fn new(root: PathBuf) -> Host {
+        let real = root == Path::new("/");
+        Host {
+            root,
+            real,
+            writes: Cell::new(0),
+        }
+    }
+
+    /// True when this is the running system, so kernel interfaces (netlink) describe the same
+    /// world as the files. A fixture tree has no kernel behind it.
+    pub fn is_real(&self) -> bool {
+        self.real
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn sys(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join("sys").join(rel)
+    }
+    pub fn proc(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join("proc").join(rel)
+    }
+    pub fn run(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join("run").join(rel)
+    }
+    pub fn etc(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join("etc").join(rel)
+    }
+    /// An absolute path from the config (e.g. a legacy marker), placed under the root.
+    pub fn abs(&self, p: &Path) -> PathBuf {
+        self.root.join(p.strip_prefix("/").unwrap_or(p))
+    }
+
+    /// Number of writes made through this host so far (sysfs, procfs, run files).
+    pub fn writes(&self) -> u32 {
+        self.writes.get()
+    }
+    pub fn count_write(&self) {
+        self.writes.set(self.writes.get() + 1);
+    }
+
+    /// Reads a sysfs-style attribute, trimmed.
+    pub fn read(&self, path: &Path) -> Result<String> {
+        fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Like `read`, but a missing file is `None`.
+    pub fn read_opt(&self, path: &Path) -> Result<Option<String>> {
+        match fs::read_to_string(path) {
+            Ok(s) => Ok(Some(s.trim().to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn read_u32_opt(&self, path: &Path) -> Result<Option<u32>> {
+        self.read_opt(path)?
+            .map(|s| {
+                s.parse::<u32>()
+                    .with_context(|| format!("{}: {s:?} is not a number", path.display()))
+            })
+            .transpose()
+    }
+
+    /// Writes an attribute the way `echo value > file` does. The error names value and file,
+    /// and keeps the `io::Error` as its root cause so callers can branch on EBUSY etc.
+    pub fn write(&self, path: &Path, value: &str) -> Result<()> {
+        self.count_write();
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("writing {value:?} to {}", path.display()))?;
+        f.write_all(value.as_bytes())
+            .with_context(|| format!("writing {value:?} to {}", path.display()))
+    }
+
+    /// Basename of a symlink's target (`device/driver` → `mlx5_core`); `None` if absent.
+    pub fn link_name(&self, path: &Path) -> Result<Option<String>> {
+        match fs::read_link(path) {
+            Ok(t) => Ok(t.file_name().map(|n| n.to_string_lossy().into_owned())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading link {}", path.display())),
+        }
+    }
+
+    /// Entry names of a directory, sorted; a missing directory is empty.
+    pub fn list(&self, path: &Path) -> Result<Vec<String>> {
+        let rd = match fs::read_dir(path) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", path.display())),
+        };
+        let mut v = vec![];
+        for e in rd {
+            let e = e.with_context(|| format!("listing {}", path.display()))?;
+            v.push(e.file_name().to_string_lossy().into_owned());
+        }
+        v.sort();
+        Ok(v)
+    }
+
+    pub fn exists(&self, path: &Path) -> bool {
+        path.symlink_metadata().is_ok()
+    }
+
+    pub fn create_dir_all(&self, path: &Path) -> Result<()> {
+        fs::create_dir_all(path).with_context(|| format!("creating directory {}", path.display()))
+    }
+
+    /// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
+    /// Readers see the old content or the new, never a partial file.
+    pub fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<()> {
+        self.count_write();
+        let dir = path
+            .parent()
+            .with_context(|| format!("{} has no parent directory", path.display()))?;
+        self.create_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .with_context(|| format!("{} has no file name", path.display()))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let res = (|| -> io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(contents)?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)?;
+            fs::File::open(dir)?.sync_all()
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res.with_context(|| format!("writing {} atomically", path.display()))
+    }
+
+    /// Removes a file; absent is fine.
+    pub fn remove(&self, path: &Path) -> Result<bool> {
+        match fs::remove_file(path) {
+            Ok(()) => {
+                self.count_write();
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+
+    /// This boot's id, to tell this boot's markers from a previous one's.
+    pub fn boot_id(&self) -> Result<String> {
+        self.read(&self.proc("sys/kernel/random/boot_id"))
+    }
+
+    pub fn hostname(&self) -> Result<String> {
+        self.read(&self.proc("sys/kernel/hostname"))
+    }
+}
+
+/// The errno behind an error chain, if it came from a system call.
+pub fn errno_of(e: &anyhow::Error) -> Option<i32> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<io::Error>())
+        .and_then(|io| io.raw_os_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_error_names_value_and_file() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path().to_path_buf());
+        let p = h.sys("class/net/ens1f0/device/sriov_numvfs");
+        let e = h.write(&p, "32").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("writing \"32\" to ")
+                && msg.contains("sys/class/net/ens1f0/device/sriov_numvfs"),
+            "{msg}"
+        );
+        assert_eq!(errno_of(&e), Some(libc_enoent()));
+    }
+
+    fn libc_enoent() -> i32 {
+        nix::errno::Errno::ENOENT as i32
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path().to_path_buf());
+        let p = h.run("sriov-offload/ready");
+        h.write_atomic(&p, b"first").unwrap();
+        h.write_atomic(&p, b"2").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "2");
+        assert_eq!(h.list(&h.run("sriov-offload")).unwrap(), vec!["ready"]);
+    }
+}

@@ -1,0 +1,69 @@
+//! One line per step taken or skipped. To journald with fields when running under systemd
+//! (stderr is not a terminal and the journal socket exists), plain lines on stderr otherwise.
+
+use std::io::IsTerminal;
+
+use libsystemd::logging::{journal_send, Priority};
+
+pub struct Log {
+    journal: bool,
+    verbose: bool,
+    tool: &'static str,
+}
+
+/// `MESSAGE_ID` of step records, so `journalctl MESSAGE_ID=...` lists every step taken.
+const STEP_MESSAGE_ID: &str = "5a1b7e0f2c6d4e8a9b3c1d2e4f607182";
+
+impl Log {
+    pub fn new(tool: &'static str, verbose: bool) -> Log {
+        let journal = !std::io::stderr().is_terminal()
+            && std::env::var_os("SRIOV_OFFLOAD_ROOT").is_none()
+            && libsystemd::logging::connected_to_journal();
+        Log {
+            journal,
+            verbose,
+            tool,
+        }
+    }
+
+    fn emit(&self, prio: Priority, msg: &str, fields: &[(&str, &str)]) {
+        if self.journal {
+            let mut vars: Vec<(&str, &str)> = vec![("SYSLOG_IDENTIFIER", self.tool)];
+            vars.extend_from_slice(fields);
+            if journal_send(prio, msg, vars.into_iter()).is_ok() {
+                return;
+            }
+        }
+        eprintln!("{}: {msg}", self.tool);
+    }
+
+    pub fn step(&self, pf: &str, step: &str, msg: &str) {
+        self.emit(
+            Priority::Notice,
+            msg,
+            &[
+                ("MESSAGE_ID", STEP_MESSAGE_ID),
+                ("SRIOV_PF", pf),
+                ("SRIOV_STEP", step),
+            ],
+        );
+    }
+
+    pub fn info(&self, msg: &str) {
+        self.emit(Priority::Info, msg, &[]);
+    }
+
+    pub fn debug(&self, msg: &str) {
+        if self.verbose {
+            self.emit(Priority::Debug, msg, &[]);
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.emit(Priority::Warning, msg, &[]);
+    }
+
+    pub fn error(&self, msg: &str) {
+        self.emit(Priority::Error, msg, &[]);
+    }
+}

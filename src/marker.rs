@@ -1,0 +1,282 @@
+//! Readiness markers under /run/sriov-offload: `ready` (JSON: boot id, time, PFs) or `failed`
+//! (with the error), written atomically; `wait` blocks on inotify until one of this boot's
+//! appears. A marker from another boot (a /run that survived, a copied tree) is ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use serde::{Deserialize, Serialize};
+
+use crate::host::Host;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PfSummary {
+    pub name: String,
+    pub device: String,
+    pub vfs: u32,
+    pub eswitch: Option<String>,
+    pub representors: usize,
+    pub bound: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Marker {
+    pub boot_id: String,
+    /// Seconds since the epoch.
+    pub time: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pfs: Vec<PfSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub fn dir(host: &Host) -> PathBuf {
+    host.run("sriov-offload")
+}
+pub fn ready_path(host: &Host) -> PathBuf {
+    dir(host).join("ready")
+}
+pub fn failed_path(host: &Host) -> PathBuf {
+    dir(host).join("failed")
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn read(host: &Host, path: &Path) -> Result<Option<Marker>> {
+    match host.read_opt(path)? {
+        None => Ok(None),
+        Some(s) => match serde_json::from_str(&s) {
+            Ok(m) => Ok(Some(m)),
+            // a legacy/foreign file is not ours: treat as absent rather than fail waits
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+/// Writes the ready marker (unless this boot's identical one is there), removes `failed`,
+/// and touches the legacy marker if configured. Returns whether anything was written.
+pub fn write_ready(host: &Host, pfs: Vec<PfSummary>, legacy: Option<&Path>) -> Result<bool> {
+    let boot_id = host.boot_id()?;
+    let mut wrote = host.remove(&failed_path(host))?;
+    let current = read(host, &ready_path(host))?;
+    if !current
+        .as_ref()
+        .is_some_and(|m| m.boot_id == boot_id && m.pfs == pfs && m.error.is_none())
+    {
+        let m = Marker {
+            boot_id,
+            time: now(),
+            pfs,
+            error: None,
+        };
+        let json = serde_json::to_vec_pretty(&m).context("encoding ready marker")?;
+        host.write_atomic(&ready_path(host), &json)?;
+        wrote = true;
+    }
+    if let Some(l) = legacy {
+        let p = host.abs(l);
+        if !host.exists(&p) {
+            host.write_atomic(&p, b"")?;
+            wrote = true;
+        }
+    }
+    Ok(wrote)
+}
+
+/// Records a failure: `failed` with the error, and no `ready` (nor legacy marker) left
+/// claiming all is well.
+pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>) -> Result<()> {
+    let m = Marker {
+        boot_id: host.boot_id().unwrap_or_default(),
+        time: now(),
+        pfs: vec![],
+        error: Some(error.to_string()),
+    };
+    host.remove(&ready_path(host))?;
+    if let Some(l) = legacy {
+        host.remove(&host.abs(l))?;
+    }
+    let json = serde_json::to_vec_pretty(&m).context("encoding failed marker")?;
+    host.write_atomic(&failed_path(host), &json)
+}
+
+/// Forgets markers of an earlier boot and a stale legacy marker, so nobody takes them for
+/// this boot's. Called at the start of a run.
+pub fn clear_stale(host: &Host, legacy: Option<&Path>) -> Result<()> {
+    let boot_id = host.boot_id()?;
+    let ready = read(host, &ready_path(host))?;
+    if ready.as_ref().is_some_and(|m| m.boot_id != boot_id) {
+        host.remove(&ready_path(host))?;
+    }
+    if read(host, &failed_path(host))?.is_some_and(|m| m.boot_id != boot_id) {
+        host.remove(&failed_path(host))?;
+    }
+    if let Some(l) = legacy {
+        if ready.is_none_or(|m| m.boot_id != boot_id) {
+            host.remove(&host.abs(l))?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Status {
+    Ready(Marker),
+    Failed(Marker),
+    Pending,
+}
+
+/// This boot's status. `failed` wins over `ready` (a later run failed).
+pub fn status(host: &Host) -> Result<Status> {
+    let boot_id = host.boot_id()?;
+    if let Some(m) = read(host, &failed_path(host))?.filter(|m| m.boot_id == boot_id) {
+        return Ok(Status::Failed(m));
+    }
+    if let Some(m) = read(host, &ready_path(host))?.filter(|m| m.boot_id == boot_id) {
+        return Ok(Status::Ready(m));
+    }
+    Ok(Status::Pending)
+}
+
+/// Blocks until this boot's marker exists or `timeout` passes (`Pending`). inotify is set up
+/// before the first look, so a marker written in between is not missed.
+pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
+    let d = dir(host);
+    host.create_dir_all(&d)?;
+    let ino =
+        Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).context("inotify_init")?;
+    ino.add_watch(
+        &d,
+        AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CREATE,
+    )
+    .with_context(|| format!("watching {}", d.display()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = status(host)?;
+        if st != Status::Pending {
+            return Ok(st);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Status::Pending);
+        }
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(
+            std::os::fd::AsFd::as_fd(&ino),
+            PollFlags::POLLIN,
+        )];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting on inotify"),
+        }
+        // drain; the content of the events does not matter, the files do
+        while let Ok(ev) = ino.read_events() {
+            if ev.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MapEntry {
+    pub pf: String,
+    pub vf: u32,
+    pub pci: Option<String>,
+    pub netdev: Option<String>,
+    pub representor: Option<String>,
+    pub mac: Option<String>,
+    pub reserved: bool,
+}
+
+pub fn map_path(host: &Host) -> PathBuf {
+    dir(host).join("vf-map.json")
+}
+
+/// Publishes the VF ↔ representor map, only if it changed.
+pub fn write_map(host: &Host, map: &[MapEntry]) -> Result<bool> {
+    let json = serde_json::to_vec_pretty(map).context("encoding VF map")?;
+    let p = map_path(host);
+    if std::fs::read(&p).ok().as_deref() == Some(json.as_slice()) {
+        return Ok(false);
+    }
+    host.write_atomic(&p, &json)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> (tempfile::TempDir, Host) {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path().to_path_buf());
+        std::fs::create_dir_all(h.proc("sys/kernel/random")).unwrap();
+        std::fs::write(h.proc("sys/kernel/random/boot_id"), "b1\n").unwrap();
+        (d, h)
+    }
+
+    #[test]
+    fn marker_of_another_boot_is_not_ready() {
+        let (_d, h) = host();
+        write_ready(&h, vec![], None).unwrap();
+        assert!(matches!(status(&h).unwrap(), Status::Ready(_)));
+        std::fs::write(h.proc("sys/kernel/random/boot_id"), "b2\n").unwrap();
+        assert_eq!(status(&h).unwrap(), Status::Pending);
+        clear_stale(&h, None).unwrap();
+        assert!(!h.exists(&ready_path(&h)));
+    }
+
+    #[test]
+    fn failure_replaces_ready_and_legacy() {
+        let (_d, h) = host();
+        let legacy = Path::new("/tmp/vf_done.offload");
+        std::fs::create_dir_all(h.abs(Path::new("/tmp"))).unwrap();
+        write_ready(&h, vec![], Some(legacy)).unwrap();
+        assert!(h.exists(&h.abs(legacy)));
+        write_failed(&h, "boom", Some(legacy)).unwrap();
+        assert!(!h.exists(&h.abs(legacy)) && !h.exists(&ready_path(&h)));
+        match status(&h).unwrap() {
+            Status::Failed(m) => assert_eq!(m.error.as_deref(), Some("boom")),
+            s => panic!("{s:?}"),
+        }
+    }
+
+    #[test]
+    fn second_identical_ready_writes_nothing() {
+        let (_d, h) = host();
+        assert!(write_ready(&h, vec![], None).unwrap());
+        assert!(!write_ready(&h, vec![], None).unwrap());
+    }
+
+    #[test]
+    fn wait_wakes_on_marker_from_another_thread() {
+        let (d, h) = host();
+        let root = d.path().to_path_buf();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            write_ready(&Host::new(root), vec![], None).unwrap();
+        });
+        let st = wait(&h, Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+        assert!(matches!(st, Status::Ready(_)));
+    }
+
+    #[test]
+    fn wait_times_out_pending() {
+        let (_d, h) = host();
+        let st = wait(&h, Duration::from_millis(30)).unwrap();
+        assert_eq!(st, Status::Pending);
+    }
+}

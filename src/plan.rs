@@ -1,0 +1,699 @@
+//! `(config, state) → steps`: pure. What `--dry-run` prints, what the tests check, and an empty
+//! plan is what "already configured" means.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, PfConfig, VfConfig};
+use crate::guid::auto_guid;
+use crate::netlink::rtnl::VfInfo;
+use crate::observe::{GuidKind, PfState};
+use crate::types::Guid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    /// Before the bond enslaves the PF (ifupdown `pre-up`, `sriov-offload-pre.service`).
+    Pre,
+    /// After enslavement (`post-up`, `sriov-offload-post.service`): everything.
+    Post,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Step {
+    Autoprobe {
+        pf: String,
+        on: bool,
+    },
+    NumVfs {
+        pf: String,
+        count: u32,
+    },
+    Unbind {
+        pf: String,
+        vf: u32,
+        driver: String,
+    },
+    Eswitch {
+        pf: String,
+        mode: EswitchMode,
+    },
+    VfProps {
+        pf: String,
+        vf: u32,
+        #[serde(skip)]
+        cfg: VfConfig,
+    },
+    WaitLag {
+        bond: String,
+        pf: String,
+    },
+    WaitReps {
+        pf: String,
+        vfs: Vec<u32>,
+    },
+    Guid {
+        pf: String,
+        device: String,
+        vf: u32,
+        kind: GuidKind,
+        guid: Guid,
+    },
+    Bind {
+        pf: String,
+        vfs: Vec<u32>,
+        driver: String,
+    },
+    HwTcOffload {
+        ifname: String,
+    },
+}
+
+impl Step {
+    pub fn pf(&self) -> &str {
+        match self {
+            Step::Autoprobe { pf, .. }
+            | Step::NumVfs { pf, .. }
+            | Step::Unbind { pf, .. }
+            | Step::Eswitch { pf, .. }
+            | Step::VfProps { pf, .. }
+            | Step::WaitLag { pf, .. }
+            | Step::WaitReps { pf, .. }
+            | Step::Guid { pf, .. }
+            | Step::Bind { pf, .. } => pf,
+            Step::HwTcOffload { ifname } => ifname,
+        }
+    }
+
+    /// Short machine-readable name, for the journal's SRIOV_STEP field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Autoprobe { .. } => "autoprobe",
+            Step::NumVfs { .. } => "numvfs",
+            Step::Unbind { .. } => "unbind",
+            Step::Eswitch { .. } => "eswitch",
+            Step::VfProps { .. } => "vf-props",
+            Step::WaitLag { .. } => "wait-lag",
+            Step::WaitReps { .. } => "wait-representors",
+            Step::Guid { .. } => "ib-guid",
+            Step::Bind { .. } => "bind",
+            Step::HwTcOffload { .. } => "hw-tc-offload",
+        }
+    }
+}
+
+fn ranges(v: &[u32]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}-{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Autoprobe { pf, on } => {
+                write!(f, "{pf}: set sriov_drivers_autoprobe to {}", u8::from(*on))
+            }
+            Step::NumVfs { pf, count } => write!(f, "{pf}: set sriov_numvfs to {count}"),
+            Step::Unbind { pf, vf, driver } => write!(f, "{pf}: unbind VF {vf} from {driver}"),
+            Step::Eswitch { pf, mode } => write!(f, "{pf}: set eswitch mode {mode}"),
+            Step::VfProps { pf, vf, cfg } => {
+                write!(f, "{pf}: set VF {vf}")?;
+                if let Some(m) = cfg.mac {
+                    write!(f, " mac {m}")?;
+                }
+                if let Some(v) = cfg.vlan {
+                    write!(f, " vlan {v}")?;
+                }
+                if let Some(q) = cfg.qos {
+                    write!(f, " qos {q}")?;
+                }
+                if let Some(t) = cfg.trust {
+                    write!(f, " trust {}", if t { "on" } else { "off" })?;
+                }
+                if let Some(s) = cfg.spoofchk {
+                    write!(f, " spoofchk {}", if s { "on" } else { "off" })?;
+                }
+                if let Some(l) = cfg.link_state {
+                    write!(f, " link-state {l:?}")?;
+                }
+                Ok(())
+            }
+            Step::WaitLag { bond, pf } => write!(f, "{pf}: wait for VF LAG of {bond} to be active"),
+            Step::WaitReps { pf, vfs } => {
+                write!(f, "{pf}: wait for representors of VFs {}", ranges(vfs))
+            }
+            Step::Guid {
+                device,
+                vf,
+                kind,
+                guid,
+                ..
+            } => write!(f, "{device}: set VF {vf} {} GUID {guid}", kind.file()),
+            Step::Bind { pf, vfs, driver } => {
+                write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
+            }
+            Step::HwTcOffload { ifname } => write!(f, "{ifname}: enable hw-tc-offload"),
+        }
+    }
+}
+
+/// Why a plan could not be made without breaking something; nothing has been written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub pf: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pf, self.reason)
+    }
+}
+
+/// Facts the plan needs that are not in sysfs; each `None` means unknown, and unknown
+/// means "do it" (writes are idempotent).
+#[derive(Default, Clone, Debug)]
+pub struct Extra {
+    /// PF name → VF properties as the driver reports them.
+    pub vf_info: BTreeMap<String, Vec<VfInfo>>,
+    /// netdev → hw-tc-offload active. Only known on a real kernel (ethtool netlink); unknown
+    /// means not planned, since a fixture tree cannot apply it.
+    pub hw_tc: BTreeMap<String, bool>,
+    /// (IB device, VF, kind) → current GUID.
+    pub guids: BTreeMap<(String, u32, GuidKind), Guid>,
+    /// PF → VF LAG active.
+    pub lag_active: BTreeMap<String, bool>,
+    pub hostname: String,
+}
+
+pub struct Input<'a> {
+    pub cfg: &'a PfConfig,
+    pub state: &'a PfState,
+    pub bond: Option<(&'a BondConfig, usize)>,
+}
+
+fn vf_props_differ(want: &VfConfig, have: Option<&VfInfo>) -> bool {
+    let Some(h) = have else { return true };
+    want.mac.is_some_and(|m| m.0 != h.mac)
+        || want.vlan.is_some_and(|v| v != h.vlan)
+        || want.qos.is_some_and(|q| u32::from(q) != h.qos)
+        || want.trust.is_some_and(|t| Some(t) != h.trust)
+        || want.spoofchk.is_some_and(|s| Some(s) != h.spoofchk)
+        // link state is not reliably reported by every driver: set it when asked
+        || want.link_state.is_some()
+}
+
+/// The GUID a VF of a bond's IB device should have, if configured.
+pub fn wanted_guid(
+    scheme: Option<&GuidScheme>,
+    hostname: &str,
+    pf_index: usize,
+    vf: u32,
+    kind: GuidKind,
+) -> Option<Guid> {
+    match scheme? {
+        GuidScheme::Auto => Some(auto_guid(hostname, pf_index as u8, vf, kind)),
+        GuidScheme::Explicit(m) => m.get(&(vf as u16)).copied(),
+    }
+}
+
+/// Plans one PF. `force` allows resetting VFs that are in use.
+pub fn plan_pf(
+    inp: &Input,
+    extra: &Extra,
+    phase: Phase,
+    force: bool,
+) -> Result<Vec<Step>, Refusal> {
+    let (c, s) = (inp.cfg, inp.state);
+    let pf = s.name.clone();
+    let refuse = |reason: String| Refusal {
+        pf: pf.clone(),
+        reason,
+    };
+    let keep_driver = match &c.bind {
+        Some(Bind::Driver(d)) => Some(d.as_str()),
+        _ => None,
+    };
+    let want = u32::from(c.vfs);
+    let mut steps = vec![];
+    if let Some(total) = s.totalvfs {
+        if want > total {
+            return Err(refuse(format!(
+                "config asks for {want} VFs but the device allows {total} (sriov_totalvfs); raise NUM_OF_VFS in firmware"
+            )));
+        }
+    }
+    let in_use: Vec<String> = s
+        .vfs
+        .iter()
+        .filter_map(|v| s.vf_in_use(v, keep_driver))
+        .collect();
+    let guard = |what: &str| -> Result<(), Refusal> {
+        if in_use.is_empty() || force {
+            Ok(())
+        } else {
+            Err(refuse(format!(
+                "{what} would reset VFs in use ({}); stop their users or pass --force",
+                in_use.join("; ")
+            )))
+        }
+    };
+    let mode_change = c.eswitch.filter(|m| s.eswitch != Some(*m));
+    if mode_change.is_some() && s.eswitch.is_none() {
+        return Err(refuse(format!(
+            "eswitch = {} is configured but {} has no eswitch (no devlink eswitch, no compat/devlink/mode)",
+            c.eswitch.map(|m| m.to_string()).unwrap_or_default(),
+            s.name
+        )));
+    }
+    let count_change = s.numvfs != want;
+    let mode_now = |order: EswitchOrder| -> bool {
+        mode_change.is_some()
+            && match order {
+                EswitchOrder::BeforeVfs | EswitchOrder::BeforeBond => true,
+                EswitchOrder::AfterBond => phase == Phase::Post,
+            }
+    };
+    // VFs that will exist after this plan, and which are bound now.
+    let mut unbound_after: Vec<u32> = vec![];
+    if count_change {
+        guard(&format!(
+            "changing sriov_numvfs from {} to {want}",
+            s.numvfs
+        ))?;
+        if c.bind.is_some() && s.autoprobe != Some(false) && want > 0 {
+            steps.push(Step::Autoprobe {
+                pf: pf.clone(),
+                on: false,
+            });
+        }
+        if s.numvfs != 0 {
+            steps.push(Step::NumVfs {
+                pf: pf.clone(),
+                count: 0,
+            });
+        }
+        if c.eswitch_order == EswitchOrder::BeforeVfs && mode_now(c.eswitch_order) {
+            steps.push(Step::Eswitch {
+                pf: pf.clone(),
+                mode: c.eswitch.expect("mode_change implies eswitch"),
+            });
+        }
+        if want > 0 {
+            steps.push(Step::NumVfs {
+                pf: pf.clone(),
+                count: want,
+            });
+        }
+        if c.bind.is_some() {
+            unbound_after = (0..want).collect();
+        }
+        if c.eswitch_order != EswitchOrder::BeforeVfs && mode_now(c.eswitch_order) {
+            steps.push(Step::Eswitch {
+                pf: pf.clone(),
+                mode: c.eswitch.expect("mode_change implies eswitch"),
+            });
+        }
+    } else {
+        unbound_after = s
+            .vfs
+            .iter()
+            .filter(|v| v.driver.is_none())
+            .map(|v| v.index)
+            .collect();
+        if mode_now(c.eswitch_order) {
+            let mode = c.eswitch.expect("mode_change implies eswitch");
+            guard(&format!("changing the eswitch mode to {mode}"))?;
+            if c.eswitch_order == EswitchOrder::BeforeVfs && s.numvfs > 0 {
+                // the NIC wants the mode set with no VFs: go through 0
+                if c.bind.is_some() && s.autoprobe != Some(false) {
+                    steps.push(Step::Autoprobe {
+                        pf: pf.clone(),
+                        on: false,
+                    });
+                }
+                steps.push(Step::NumVfs {
+                    pf: pf.clone(),
+                    count: 0,
+                });
+                steps.push(Step::Eswitch {
+                    pf: pf.clone(),
+                    mode,
+                });
+                steps.push(Step::NumVfs {
+                    pf: pf.clone(),
+                    count: want,
+                });
+                unbound_after = if c.bind.is_some() {
+                    (0..want).collect()
+                } else {
+                    vec![]
+                };
+            } else {
+                // as the seed does: VFs off their driver while the eswitch changes mode
+                for v in s.vfs.iter().filter(|v| v.driver.is_some()) {
+                    steps.push(Step::Unbind {
+                        pf: pf.clone(),
+                        vf: v.index,
+                        driver: v.driver.clone().unwrap_or_default(),
+                    });
+                    unbound_after.push(v.index);
+                }
+                unbound_after.sort_unstable();
+                steps.push(Step::Eswitch {
+                    pf: pf.clone(),
+                    mode,
+                });
+            }
+        }
+    }
+
+    // VF properties through the PF (work whether or not a VF driver is bound).
+    let info = extra.vf_info.get(&pf);
+    for (vf, vc) in &c.vf {
+        let vf = u32::from(*vf);
+        if vc.is_empty() {
+            continue;
+        }
+        let have = if count_change {
+            None
+        } else {
+            info.and_then(|i| i.iter().find(|x| x.vf == vf))
+        };
+        if vf_props_differ(vc, have) {
+            steps.push(Step::VfProps {
+                pf: pf.clone(),
+                vf,
+                cfg: vc.clone(),
+            });
+        }
+    }
+
+    if phase == Phase::Pre {
+        return Ok(steps);
+    }
+
+    // --- post: LAG, representors, GUIDs, binding, offload ---
+    if let Some((b, _)) = inp.bond {
+        if b.vf_lag && extra.lag_active.get(&pf) != Some(&true) {
+            steps.push(Step::WaitLag {
+                bond: b.name.to_string(),
+                pf: pf.clone(),
+            });
+        }
+    }
+    let switchdev = c.eswitch == Some(EswitchMode::Switchdev);
+    if switchdev && want > 0 {
+        let missing: Vec<u32> = (0..want)
+            .filter(|v| count_change || mode_change.is_some() || !s.reps.contains_key(v))
+            .collect();
+        if !missing.is_empty() {
+            steps.push(Step::WaitReps {
+                pf: pf.clone(),
+                vfs: missing,
+            });
+        }
+    }
+    // IB GUIDs must be set while the VF is unbound, so it picks them up when it probes.
+    if let Some((b, pf_index)) = inp.bond {
+        if let Some(ib) = &b.ib {
+            for vf in 0..want {
+                for (kind, scheme) in [
+                    (GuidKind::Node, ib.node_guids.as_ref()),
+                    (GuidKind::Port, ib.port_guids.as_ref()),
+                ] {
+                    let Some(g) = wanted_guid(scheme, &extra.hostname, pf_index, vf, kind) else {
+                        continue;
+                    };
+                    let have = if count_change {
+                        None
+                    } else {
+                        extra.guids.get(&(ib.device.clone(), vf, kind))
+                    };
+                    if have == Some(&g) {
+                        continue;
+                    }
+                    let bound = s
+                        .vfs
+                        .get(vf as usize)
+                        .and_then(|v| v.driver.clone())
+                        .filter(|_| !unbound_after.contains(&vf));
+                    if let Some(d) = bound {
+                        let vs = &s.vfs[vf as usize];
+                        if let Some(why) = s.vf_in_use(vs, None).filter(|_| !force) {
+                            return Err(refuse(format!(
+                                "{} GUID of VF {vf} differs and the VF must be rebound for it, but {why}",
+                                kind.file()
+                            )));
+                        }
+                        steps.push(Step::Unbind {
+                            pf: pf.clone(),
+                            vf,
+                            driver: d,
+                        });
+                        unbound_after.push(vf);
+                    }
+                    steps.push(Step::Guid {
+                        pf: pf.clone(),
+                        device: ib.device.clone(),
+                        vf,
+                        kind,
+                        guid: g,
+                    });
+                }
+            }
+        }
+    }
+    unbound_after.sort_unstable();
+    unbound_after.dedup();
+    match &c.bind {
+        Some(Bind::Driver(d)) => {
+            if !unbound_after.is_empty() {
+                steps.push(Step::Bind {
+                    pf: pf.clone(),
+                    vfs: unbound_after.clone(),
+                    driver: d.clone(),
+                });
+            }
+            // later probes (rescan, libvirt giving a VF back) take the normal path again
+            let autoprobe_off = s.autoprobe == Some(false)
+                || steps
+                    .iter()
+                    .any(|st| matches!(st, Step::Autoprobe { on: false, .. }));
+            if autoprobe_off && want > 0 {
+                steps.push(Step::Autoprobe {
+                    pf: pf.clone(),
+                    on: true,
+                });
+            }
+        }
+        // With bind = "none" the VF's consumer (vfio, libvirt) binds it, which is also when
+        // a new GUID takes effect; without `bind` the kernel's autoprobe did it already.
+        Some(Bind::None) | None => {}
+    }
+    if switchdev && c.hw_tc_offload && extra.hw_tc.get(&pf) == Some(&false) {
+        steps.push(Step::HwTcOffload { ifname: pf.clone() });
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{EswitchSource, Netdev, VfState};
+    use std::collections::BTreeSet;
+
+    fn pfc(vfs: u16) -> PfConfig {
+        PfConfig {
+            matcher: crate::config::PfMatch::Name("p0".parse().unwrap()),
+            vfs,
+            eswitch: Some(EswitchMode::Switchdev),
+            eswitch_order: EswitchOrder::AfterBond,
+            bind: Some(Bind::Driver("mlx5_core".into())),
+            reserved_vfs: BTreeSet::new(),
+            hw_tc_offload: true,
+            vf: BTreeMap::new(),
+            origin: "t".into(),
+        }
+    }
+
+    fn nd(name: &str, up: bool) -> Netdev {
+        Netdev {
+            name: name.into(),
+            up,
+            master: None,
+            switch_id: None,
+            port_name: None,
+            mac: None,
+        }
+    }
+
+    fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
+        PfState {
+            name: "p0".into(),
+            device: "/sys/devices/x".into(),
+            bus: "pci".into(),
+            dev_name: "0000:3b:00.0".into(),
+            driver: Some("mlx5_core".into()),
+            numvfs,
+            totalvfs: Some(8),
+            autoprobe: Some(true),
+            netdev: nd("p0", true),
+            eswitch: Some(mode),
+            eswitch_source: Some(EswitchSource::Devlink),
+            pf_number: 0,
+            vfs: (0..numvfs)
+                .map(|i| VfState {
+                    index: i,
+                    pci: Some(format!("0000:3b:00.{}", i + 2)),
+                    driver: bound.map(String::from),
+                    driver_override: None,
+                    netdevs: if bound.is_some() {
+                        vec![nd(&format!("vf{i}"), up)]
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect(),
+            reps: (0..numvfs)
+                .filter(|_| mode == EswitchMode::Switchdev)
+                .map(|i| (i, format!("rep{i}")))
+                .collect(),
+        }
+    }
+
+    fn plan(c: &PfConfig, s: &PfState, phase: Phase, force: bool) -> Result<Vec<Step>, Refusal> {
+        let mut extra = Extra::default();
+        extra.hw_tc.insert(
+            "p0".into(),
+            s.eswitch == Some(EswitchMode::Switchdev) && s.numvfs > 0,
+        );
+        plan_pf(
+            &Input {
+                cfg: c,
+                state: s,
+                bond: None,
+            },
+            &extra,
+            phase,
+            force,
+        )
+    }
+
+    #[test]
+    fn fresh_pf_gets_the_whole_seed_sequence() {
+        let c = pfc(4);
+        let s = pfs(0, EswitchMode::Legacy, None, false);
+        let text: Vec<String> = plan(&c, &s, Phase::Post, false)
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "p0: set sriov_drivers_autoprobe to 0",
+                "p0: set sriov_numvfs to 4",
+                "p0: set eswitch mode switchdev",
+                "p0: wait for representors of VFs 0-3",
+                "p0: bind VFs 0-3 to mlx5_core",
+                "p0: set sriov_drivers_autoprobe to 1",
+                "p0: enable hw-tc-offload",
+            ]
+        );
+    }
+
+    #[test]
+    fn pre_phase_stops_before_the_bond_steps() {
+        let c = pfc(4);
+        let s = pfs(0, EswitchMode::Legacy, None, false);
+        let steps = plan(&c, &s, Phase::Pre, false).unwrap();
+        assert_eq!(steps.len(), 2, "{steps:?}");
+    }
+
+    #[test]
+    fn configured_pf_plans_nothing() {
+        let c = pfc(4);
+        let s = pfs(4, EswitchMode::Switchdev, Some("mlx5_core"), true);
+        assert_eq!(plan(&c, &s, Phase::Post, false).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn count_change_with_vf_up_is_refused_naming_it() {
+        let c = pfc(8);
+        let s = pfs(4, EswitchMode::Switchdev, Some("mlx5_core"), true);
+        let e = plan(&c, &s, Phase::Pre, false).unwrap_err();
+        assert!(e.reason.contains("VF 0 netdev vf0 is up"), "{e}");
+        assert!(plan(&c, &s, Phase::Pre, true).is_ok());
+    }
+
+    #[test]
+    fn vf_on_vfio_counts_as_in_use() {
+        let c = pfc(8);
+        let s = pfs(4, EswitchMode::Switchdev, Some("vfio-pci"), false);
+        let e = plan(&c, &s, Phase::Pre, false).unwrap_err();
+        assert!(e.reason.contains("bound to vfio-pci"), "{e}");
+    }
+
+    #[test]
+    fn idle_bound_vfs_are_unbound_around_a_mode_change() {
+        let c = pfc(2);
+        let s = pfs(2, EswitchMode::Legacy, Some("mlx5_core"), false);
+        let text: Vec<String> = plan(&c, &s, Phase::Post, false)
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "p0: unbind VF 0 from mlx5_core",
+                "p0: unbind VF 1 from mlx5_core",
+                "p0: set eswitch mode switchdev",
+                "p0: wait for representors of VFs 0-1",
+                "p0: bind VFs 0-1 to mlx5_core",
+                "p0: enable hw-tc-offload",
+            ]
+        );
+    }
+
+    #[test]
+    fn before_vfs_order_goes_through_zero() {
+        let mut c = pfc(2);
+        c.eswitch_order = EswitchOrder::BeforeVfs;
+        let s = pfs(2, EswitchMode::Legacy, None, false);
+        let steps = plan(&c, &s, Phase::Pre, false).unwrap();
+        let text: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "p0: set sriov_drivers_autoprobe to 0",
+                "p0: set sriov_numvfs to 0",
+                "p0: set eswitch mode switchdev",
+                "p0: set sriov_numvfs to 2",
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_vfs_is_refused() {
+        let c = pfc(9);
+        let s = pfs(0, EswitchMode::Legacy, None, false);
+        let e = plan(&c, &s, Phase::Pre, false).unwrap_err();
+        assert!(e.reason.contains("sriov_totalvfs"), "{e}");
+    }
+}

@@ -1,0 +1,153 @@
+//! Event-driven waits with deadlines. Subscribe first (before triggering the change), then
+//! check, then sleep in poll(2) until the kernel announces something: a link message
+//! (RTNLGRP_LINK: new VF netdevs, representors, enslavement) or a uevent (devices added,
+//! drivers bound, RDMA devices such as `mlx5_bond_0` appearing). No polling interval exists.
+
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    bind, recv, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
+    SockProtocol, SockType,
+};
+
+use crate::host::Host;
+
+/// A wait ran out of time; names what never appeared. Maps to exit code 3.
+#[derive(Debug)]
+pub struct Timeout {
+    pub what: String,
+    pub after: Duration,
+    pub missing: Vec<String>,
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {:.1}s waiting for {}; missing: {}",
+            self.after.as_secs_f64(),
+            self.what,
+            self.missing.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+const RTMGRP_LINK: u32 = 1; // <linux/rtnetlink.h>
+const UEVENT_KERNEL_GROUP: u32 = 1; // kernel uevents (udev's own are group 2)
+
+fn subscribe(proto: SockProtocol, groups: u32, name: &str) -> Result<OwnedFd> {
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        proto,
+    )
+    .with_context(|| format!("opening {name} netlink socket"))?;
+    // bursts (64 representors at once) must not overflow before we drain
+    let _ = setsockopt(&fd, sockopt::RcvBuf, &(1 << 20));
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &NetlinkAddr::new(0, groups),
+    )
+    .with_context(|| format!("subscribing to {name} events"))?;
+    Ok(fd)
+}
+
+pub struct Waiter {
+    socks: Vec<OwnedFd>,
+    pub events: u32,
+}
+
+impl Waiter {
+    /// Subscribes to link and device events on the running system; on a fixture tree there
+    /// are no events and a wait that is not already satisfied times out at once.
+    pub fn new(host: &Host) -> Result<Waiter> {
+        let socks = if host.is_real() {
+            vec![
+                subscribe(SockProtocol::NetlinkRoute, RTMGRP_LINK, "rtnetlink")?,
+                subscribe(
+                    SockProtocol::NetlinkKObjectUEvent,
+                    UEVENT_KERNEL_GROUP,
+                    "kobject-uevent",
+                )?,
+            ]
+        } else {
+            vec![]
+        };
+        Ok(Waiter { socks, events: 0 })
+    }
+
+    /// Blocks until some event arrives or `timeout` passes; drains everything queued so a
+    /// burst costs one re-check. Returns false on timeout.
+    fn wait_any(&mut self, timeout: Duration) -> Result<bool> {
+        if self.socks.is_empty() {
+            return Ok(false);
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds: Vec<PollFd> = self
+            .socks
+            .iter()
+            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let n = match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => return Ok(true),
+            Err(e) => return Err(e).context("waiting for netlink events"),
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        for s in &self.socks {
+            loop {
+                match recv(
+                    std::os::fd::AsRawFd::as_raw_fd(s),
+                    &mut buf,
+                    MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(_) => self.events += 1,
+                    // overrun: we lost messages, which only means "re-check", as any event does
+                    Err(nix::errno::Errno::ENOBUFS) => self.events += 1,
+                    Err(nix::errno::Errno::EAGAIN) => break,
+                    Err(e) => return Err(e).context("reading netlink events"),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Re-runs `check` at start and after every burst of events until it returns `Ok(None)`
+    /// (done) or the deadline passes; `Some(missing)` lists what is not there yet.
+    pub fn until(
+        &mut self,
+        what: &str,
+        deadline: Instant,
+        mut check: impl FnMut() -> Result<Option<Vec<String>>>,
+    ) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let Some(missing) = check()? else {
+                return Ok(());
+            };
+            let now = Instant::now();
+            if now >= deadline || self.socks.is_empty() {
+                return Err(Timeout {
+                    what: what.to_string(),
+                    after: now - start,
+                    missing,
+                }
+                .into());
+            }
+            self.wait_any(deadline - now)?;
+        }
+    }
+}

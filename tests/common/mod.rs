@@ -1,0 +1,292 @@
+//! Builds fixture trees shaped like a real mlx5 hypervisor: PCI devices under /sys/devices with
+//! the same relative symlinks the kernel makes (class/net, bus/pci/devices, virtfnN, physfn,
+//! driver, subsystem), representors sharing the PF's phys_switch_id, compat/devlink/mode of
+//! MLNX_OFED kernels, `mlx5_bond_0` with per-VF GUID files and the LAG debugfs state.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Pf<'a> {
+    pub name: &'a str,
+    pub pci: &'a str,
+    pub numvfs: u32,
+    pub totalvfs: u32,
+    pub switchdev: bool,
+    pub vf_driver: Option<&'a str>,
+    pub vf_up: bool,
+    pub master: Option<&'a str>,
+    pub autoprobe: bool,
+}
+
+impl<'a> Pf<'a> {
+    pub fn new(name: &'a str, pci: &'a str) -> Self {
+        Pf {
+            name,
+            pci,
+            numvfs: 0,
+            totalvfs: 64,
+            switchdev: false,
+            vf_driver: None,
+            vf_up: false,
+            master: None,
+            autoprobe: true,
+        }
+    }
+}
+
+fn write(p: &Path, s: &str) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, s).unwrap();
+}
+
+fn link(target: &str, at: &Path) {
+    fs::create_dir_all(at.parent().unwrap()).unwrap();
+    let _ = fs::remove_file(at);
+    symlink(target, at).unwrap();
+}
+
+/// Path of `to` relative to directory `from` (both absolute under the fixture root).
+fn rel(from: &Path, to: &Path) -> String {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut s = PathBuf::new();
+    for _ in common..f.len() {
+        s.push("..");
+    }
+    for c in &t[common..] {
+        s.push(c);
+    }
+    s.to_string_lossy().into_owned()
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let f = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        write(
+            &f.path("proc/sys/kernel/random/boot_id"),
+            "5f1c1f7e-0d7b-4b5e-9a55-0c1e6f1e2a01\n",
+        );
+        write(&f.path("proc/sys/kernel/hostname"), "hv-07\n");
+        write(&f.path("sys/bus/pci/drivers_probe"), "");
+        for d in ["mlx5_core", "vfio-pci"] {
+            write(&f.path(&format!("sys/bus/pci/drivers/{d}/bind")), "");
+            write(&f.path(&format!("sys/bus/pci/drivers/{d}/unbind")), "");
+        }
+        fs::create_dir_all(f.path("run")).unwrap();
+        fs::create_dir_all(f.path("etc/sriov-offload")).unwrap();
+        f
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn pci_dir(&self, pci: &str) -> PathBuf {
+        self.path(&format!("sys/devices/pci0000:3a/0000:3a:00.0/{pci}"))
+    }
+
+    fn netdev(
+        &self,
+        dev: &Path,
+        name: &str,
+        flags: &str,
+        switch_id: Option<&str>,
+        port: Option<&str>,
+        mac: &str,
+        master: Option<&str>,
+    ) {
+        let nd = dev.join("net").join(name);
+        write(&nd.join("flags"), &format!("{flags}\n"));
+        write(&nd.join("address"), &format!("{mac}\n"));
+        if let Some(s) = switch_id {
+            write(&nd.join("phys_switch_id"), &format!("{s}\n"));
+        }
+        if let Some(p) = port {
+            write(&nd.join("phys_port_name"), &format!("{p}\n"));
+        }
+        link(&rel(&nd, dev), &nd.join("device"));
+        link(
+            &rel(&self.path("sys/class/net"), &nd),
+            &self.path(&format!("sys/class/net/{name}")),
+        );
+        if let Some(m) = master {
+            let bond = self.path(&format!("sys/devices/virtual/net/{m}"));
+            if !bond.exists() {
+                write(&bond.join("flags"), "0x1403\n");
+                write(&bond.join("address"), "02:00:00:00:b0:01\n");
+                link(
+                    &rel(&self.path("sys/class/net"), &bond),
+                    &self.path(&format!("sys/class/net/{m}")),
+                );
+            }
+            link(&rel(&nd, &bond), &nd.join("master"));
+        }
+    }
+
+    /// Adds a ConnectX PF with `numvfs` VFs (functions .2 up) and, in switchdev, representors.
+    pub fn add_pf(&self, pf: &Pf) {
+        let dev = self.pci_dir(pf.pci);
+        let func: u32 = pf.pci[11..].parse().unwrap();
+        write(&dev.join("sriov_numvfs"), &format!("{}\n", pf.numvfs));
+        write(&dev.join("sriov_totalvfs"), &format!("{}\n", pf.totalvfs));
+        write(
+            &dev.join("sriov_drivers_autoprobe"),
+            if pf.autoprobe { "1\n" } else { "0\n" },
+        );
+        write(&dev.join("driver_override"), "(null)\n");
+        link(
+            &rel(&dev, &self.path("sys/bus/pci/drivers/mlx5_core")),
+            &dev.join("driver"),
+        );
+        link(
+            &rel(&dev, &self.path("sys/bus/pci")),
+            &dev.join("subsystem"),
+        );
+        link(
+            &rel(&self.path("sys/bus/pci/devices"), &dev),
+            &self.path(&format!("sys/bus/pci/devices/{}", pf.pci)),
+        );
+        let switch_id = "e41d2d0300b1c2d4";
+        let (sw, port) = if pf.switchdev {
+            (Some(switch_id), Some(format!("p{func}")))
+        } else {
+            (None, None)
+        };
+        self.netdev(
+            &dev,
+            pf.name,
+            "0x1003",
+            sw,
+            port.as_deref(),
+            &format!("b8:59:9f:00:00:0{func}"),
+            pf.master,
+        );
+        write(
+            &dev.join(format!("net/{}/compat/devlink/mode", pf.name)),
+            if pf.switchdev {
+                "switchdev\n"
+            } else {
+                "legacy\n"
+            },
+        );
+        let bus = &pf.pci[..7];
+        for i in 0..pf.numvfs {
+            // ConnectX VFs start at function 2 of the PF's bus (after the two PFs), 8 per device
+            let n = 2 + i + func * 64;
+            let vpci = format!("{bus}:{:02x}.{}", n / 8, n % 8);
+            let vdev = self.pci_dir(&vpci);
+            link(&rel(&dev, &vdev), &dev.join(format!("virtfn{i}")));
+            link(&rel(&vdev, &dev), &vdev.join("physfn"));
+            link(
+                &rel(&vdev, &self.path("sys/bus/pci")),
+                &vdev.join("subsystem"),
+            );
+            write(&vdev.join("driver_override"), "(null)\n");
+            link(
+                &rel(&self.path("sys/bus/pci/devices"), &vdev),
+                &self.path(&format!("sys/bus/pci/devices/{vpci}")),
+            );
+            if let Some(d) = pf.vf_driver {
+                link(
+                    &rel(&vdev, &self.path(&format!("sys/bus/pci/drivers/{d}"))),
+                    &vdev.join("driver"),
+                );
+                if d == "mlx5_core" {
+                    let flags = if pf.vf_up { "0x1003" } else { "0x1002" };
+                    self.netdev(
+                        &vdev,
+                        &format!("{}v{i}", pf.name),
+                        flags,
+                        None,
+                        None,
+                        &format!("02:00:00:00:{func:02x}:{i:02x}"),
+                        None,
+                    );
+                }
+            }
+            if pf.switchdev {
+                self.netdev(
+                    &dev,
+                    &format!("{}_{i}", pf.name),
+                    "0x1002",
+                    Some(switch_id),
+                    Some(&format!("pf{func}vf{i}")),
+                    &format!("7e:00:00:00:{func:02x}:{i:02x}"),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// `mlx5_bond_0` over `pf_pci`, with GUID files for `vfs` VFs and the LAG state.
+    pub fn add_ib_bond(&self, pf_pci: &str, vfs: u32, lag_state: &str) {
+        let ib = self.path("sys/devices/virtual/infiniband/mlx5_bond_0");
+        fs::create_dir_all(&ib).unwrap();
+        link(&rel(&ib, &self.pci_dir(pf_pci)), &ib.join("device"));
+        link(
+            &rel(&self.path("sys/class/infiniband"), &ib),
+            &self.path("sys/class/infiniband/mlx5_bond_0"),
+        );
+        for i in 0..vfs {
+            let d = self.pci_dir(pf_pci).join(format!("sriov/{i}"));
+            write(&d.join("node"), "00:00:00:00:00:00:00:00\n");
+            write(&d.join("port"), "00:00:00:00:00:00:00:00\n");
+            write(&d.join("policy"), "Down\n");
+        }
+        write(
+            &self.path(&format!("sys/kernel/debug/mlx5/{pf_pci}/lag/state")),
+            &format!("{lag_state}\n"),
+        );
+    }
+
+    pub fn config(&self, text: &str) -> PathBuf {
+        let p = self.path("etc/sriov-offload/config.toml");
+        write(&p, text);
+        p
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Every regular file and its content, and every symlink target: compared before and
+    /// after a run to prove it wrote nothing.
+    pub fn snapshot(&self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        let mut stack = vec![self.root().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                let ft = e.file_type().unwrap();
+                let key = p
+                    .strip_prefix(self.root())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if ft.is_symlink() {
+                    out.push((key, format!("-> {}", fs::read_link(&p).unwrap().display())));
+                } else if ft.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push((key, fs::read_to_string(&p).unwrap_or_default()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}

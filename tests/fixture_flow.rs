@@ -1,0 +1,295 @@
+//! The binaries against fixture trees shaped like a real mlx5 host (SRIOV_OFFLOAD_ROOT).
+//! Proves config handling, observation, planning (golden plans), refusals and markers; the
+//! kernel's side of the writes is proven on the VM test bed (tests/vm).
+
+mod common;
+
+use assert_cmd::Command;
+use common::{Fixture, Pf};
+
+const TWO_PF_SWITCHDEV: &str = r#"
+[defaults]
+timeout = "2s"
+
+[[pf]]
+match = { name = "ens1f0" }
+vfs = 32
+eswitch = "switchdev"
+bind = "mlx5_core"
+reserved_vfs = [0]
+
+[[pf]]
+match = { pci = "0000:3b:00.1" }
+vfs = 32
+eswitch = "switchdev"
+bind = "mlx5_core"
+
+[boot]
+legacy_marker = "/tmp/vf_done.offload"
+"#;
+
+fn cmd(bin: &str, f: &Fixture) -> Command {
+    let mut c = Command::cargo_bin(bin).unwrap();
+    c.env("SRIOV_OFFLOAD_ROOT", f.root()).env_remove("IFACE");
+    c
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, want, "plan differs from {}", path.display());
+}
+
+fn fresh_two_pf() -> Fixture {
+    let f = Fixture::new();
+    f.add_pf(&Pf::new("ens1f0", "0000:3b:00.0"));
+    f.add_pf(&Pf::new("ens1f1", "0000:3b:00.1"));
+    f.config(TWO_PF_SWITCHDEV);
+    f
+}
+
+fn configured_two_pf(vf_up: bool) -> Fixture {
+    let f = Fixture::new();
+    for (n, p) in [("ens1f0", "0000:3b:00.0"), ("ens1f1", "0000:3b:00.1")] {
+        f.add_pf(&Pf {
+            numvfs: 32,
+            switchdev: true,
+            vf_driver: Some("mlx5_core"),
+            vf_up,
+            ..Pf::new(n, p)
+        });
+    }
+    f.config(TWO_PF_SWITCHDEV);
+    f
+}
+
+#[test]
+fn fresh_host_plans_the_seed_sequence_for_both_pfs() {
+    let f = fresh_two_pf();
+    let before = f.snapshot();
+    let out = cmd("vf-post", &f).arg("--dry-run").assert().success();
+    golden(
+        "fresh-two-pf.post.plan",
+        &String::from_utf8_lossy(&out.get_output().stdout),
+    );
+    let out = cmd("vf-pre", &f).arg("--dry-run").assert().success();
+    golden(
+        "fresh-two-pf.pre.plan",
+        &String::from_utf8_lossy(&out.get_output().stdout),
+    );
+    assert_eq!(before, f.snapshot(), "--dry-run wrote to the tree");
+}
+
+#[test]
+fn configured_host_plans_nothing_and_publishes_map_and_marker() {
+    let f = configured_two_pf(true);
+    cmd("vf-post", &f)
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout("nothing to do\n");
+    cmd("vf-post", &f).assert().success();
+    let ready = f.read("run/sriov-offload/ready");
+    assert!(
+        ready.contains("5f1c1f7e-0d7b-4b5e-9a55-0c1e6f1e2a01"),
+        "{ready}"
+    );
+    let map: serde_json::Value =
+        serde_json::from_str(&f.read("run/sriov-offload/vf-map.json")).unwrap();
+    let map = map.as_array().unwrap();
+    assert_eq!(map.len(), 64);
+    assert_eq!(map[0]["representor"], "ens1f0_0");
+    assert_eq!(map[0]["reserved"], true);
+    assert_eq!(map[33]["pf"], "ens1f1");
+    assert_eq!(map[33]["representor"], "ens1f1_1");
+    assert_eq!(map[33]["pci"], "0000:3b:08.3");
+    assert!(f.path("tmp/vf_done.offload").exists());
+    // a second run changes nothing
+    let before = f.snapshot();
+    cmd("vf-post", &f).assert().success();
+    cmd("vf-pre", &f).assert().success();
+    assert_eq!(before, f.snapshot());
+}
+
+#[test]
+fn rerun_with_vfs_in_use_and_a_new_count_refuses_naming_them() {
+    let f = configured_two_pf(true);
+    let cfg = TWO_PF_SWITCHDEV.replacen("vfs = 32", "vfs = 16", 1);
+    f.config(&cfg);
+    let out = cmd("vf-pre", &f).arg("ens1f0").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("ens1f0: changing sriov_numvfs from 32 to 16 would reset VFs in use"),
+        "{err}"
+    );
+    assert!(err.contains("VF 0 netdev ens1f0v0 is up"), "{err}");
+    assert_eq!(
+        f.read("sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/sriov_numvfs"),
+        "32\n"
+    );
+    let failed = f.read("run/sriov-offload/failed");
+    assert!(failed.contains("would reset VFs in use"), "{failed}");
+    assert!(!f.path("run/sriov-offload/ready").exists());
+}
+
+#[test]
+fn interface_not_in_config_is_silently_ignored() {
+    let f = fresh_two_pf();
+    let before = f.snapshot();
+    cmd("vf-pre", &f).arg("eth9").assert().success().stderr("");
+    cmd("vf-post", &f)
+        .env("IFACE", "lo")
+        .assert()
+        .success()
+        .stderr("");
+    assert_eq!(before, f.snapshot());
+}
+
+#[test]
+fn bond_of_configured_pfs_selects_both_slaves() {
+    let f = fresh_two_pf();
+    f.config(&format!(
+        "{TWO_PF_SWITCHDEV}\n[[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\n"
+    ));
+    let out = cmd("vf-pre", &f)
+        .env("IFACE", "bond0")
+        .arg("--dry-run")
+        .assert()
+        .success();
+    let s = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        s.contains("ens1f0: set sriov_numvfs to 32")
+            && s.contains("ens1f1: set sriov_numvfs to 32"),
+        "{s}"
+    );
+}
+
+#[test]
+fn fresh_host_applies_pre_writes_in_order() {
+    let f = fresh_two_pf();
+    cmd("vf-pre", &f).arg("ens1f0").assert().success();
+    let d = "sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0";
+    assert_eq!(f.read(&format!("{d}/sriov_numvfs")), "32");
+    assert_eq!(f.read(&format!("{d}/sriov_drivers_autoprobe")), "0");
+    // the other PF is untouched
+    assert_eq!(
+        f.read("sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.1/sriov_numvfs"),
+        "0\n"
+    );
+}
+
+#[test]
+fn legacy_eswitch_is_switched_through_compat_sysfs_and_representors_waited_for() {
+    // VFs exist and are bound but idle; the eswitch is legacy: unbind, switch, wait, rebind.
+    let f = Fixture::new();
+    f.add_pf(&Pf {
+        numvfs: 2,
+        vf_driver: Some("mlx5_core"),
+        ..Pf::new("ens1f0", "0000:3b:00.0")
+    });
+    f.config("[defaults]\ntimeout = \"1s\"\n[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n");
+    let out = cmd("vf-post", &f).arg("--dry-run").assert().success();
+    golden(
+        "legacy-to-switchdev.plan",
+        &String::from_utf8_lossy(&out.get_output().stdout),
+    );
+    // applied on a tree (no kernel to create representors), the wait times out naming them
+    let out = cmd("vf-post", &f).assert().code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("representors of ens1f0") && err.contains("pf0vf0, pf0vf1"),
+        "{err}"
+    );
+    let d = "sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0";
+    assert_eq!(
+        f.read(&format!("{d}/net/ens1f0/compat/devlink/mode")),
+        "switchdev"
+    );
+    assert_eq!(
+        f.read("sys/bus/pci/drivers/mlx5_core/unbind"),
+        "0000:3b:00.3"
+    );
+    assert!(f.read("run/sriov-offload/failed").contains("timed out"));
+}
+
+#[test]
+fn bond_with_ib_guids_waits_for_lag_and_sets_auto_guids() {
+    let f = Fixture::new();
+    for (n, p) in [("ens1f0", "0000:3b:00.0"), ("ens1f1", "0000:3b:00.1")] {
+        f.add_pf(&Pf {
+            numvfs: 2,
+            switchdev: true,
+            master: Some("bond0"),
+            autoprobe: false,
+            ..Pf::new(n, p)
+        });
+    }
+    f.add_ib_bond("0000:3b:00.0", 2, "disabled");
+    let cfg = "[defaults]\ntimeout = \"1s\"\n\
+        [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
+        [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
+        [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
+        ib = { device = \"mlx5_bond_0\", node_guids = \"auto\", port_guids = { 0 = \"00:11:22:33:44:55:66:77\" } }\n";
+    f.config(cfg);
+    let out = cmd("vf-post", &f)
+        .arg("ens1f0")
+        .arg("--dry-run")
+        .assert()
+        .success();
+    golden(
+        "bond-ib.plan",
+        &String::from_utf8_lossy(&out.get_output().stdout),
+    );
+    let out = cmd("vf-post", &f).arg("bond0").assert().code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("VF LAG of bond0") && err.contains("lag/state reads \"disabled\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_offload_exit_codes() {
+    let f = Fixture::new();
+    cmd("wait-offload", &f)
+        .args(["--timeout", "50ms"])
+        .assert()
+        .code(3);
+    let f2 = configured_two_pf(false);
+    cmd("vf-post", &f2).assert().success();
+    cmd("wait-offload", &f2)
+        .args(["--timeout", "1s"])
+        .assert()
+        .success();
+    // a marker from another boot is not ready
+    std::fs::write(f2.path("proc/sys/kernel/random/boot_id"), "another-boot\n").unwrap();
+    cmd("wait-offload", &f2)
+        .args(["--timeout", "50ms"])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn config_error_exits_2_with_position_and_writes_nothing() {
+    let f = fresh_two_pf();
+    f.config("[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 32\neswitch = \"switchdevv\"\n");
+    let before = f.snapshot();
+    let out = cmd("vf-pre", &f).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("config.toml:4:11:") && err.contains("unknown variant `switchdevv`"),
+        "{err}"
+    );
+    assert_eq!(before, f.snapshot());
+}
