@@ -112,7 +112,11 @@ fn links_report_kind_mac_admin_state_and_bridge_master() {
         idx.dedup();
         assert_eq!(idx.len(), links.len(), "each link once");
 
-        // link() by name agrees with the dump.
+        // link() by name and by index agree with the dump.
+        assert_eq!(
+            rt.link_by_index(v0.master.unwrap()).unwrap(),
+            Some(br0.clone())
+        );
         assert_eq!(rt.link("v0").unwrap(), Some(v0));
         assert_eq!(rt.link("br0").unwrap(), Some(br0));
     });
@@ -123,6 +127,7 @@ fn link_lookup_of_missing_interface_is_none_and_bad_name_is_an_error() {
     in_netns(|| {
         let mut rt = Rtnl::new().unwrap();
         assert_eq!(rt.link("nosuch0").unwrap(), None);
+        assert_eq!(rt.link_by_index(999_999).unwrap(), None);
         let e = rt.link("a-name-longer-than-15").unwrap_err();
         assert_mentions(&e, &["a-name-longer-than-15", "not a valid interface name"]);
     });

@@ -521,8 +521,10 @@ impl FromStr for Hfunc {
 }
 
 /// `struct ethtool_rxfh` without its flexible array (linux/ethtool.h). `rsvd8[0]` became
-/// `input_xfrm` in 6.8; 0 there is both "reserved, must be 0" on older kernels and "no
-/// symmetric transform" (the default) on newer ones.
+/// `input_xfrm` in 6.8. We leave it 0, as ethtool(8) before 6.8 does: older kernels require 0
+/// there (EINVAL otherwise), and RXH_XFRM_NO_CHANGE (0xff) fails with EOPNOTSUPP on 6.8-6.10
+/// kernels without the fix for it. The cost: on a NIC with symmetric-xor input transform
+/// configured, setting the hash function turns that transform off.
 #[repr(C)]
 #[derive(Default)]
 struct EthtoolRxfh {

@@ -181,6 +181,28 @@ impl Rtnl {
         }
     }
 
+    /// The link with ifindex `index` (e.g. a [`Link::master`] or a devlink port's netdev), or
+    /// None if there is none.
+    pub fn link_by_index(&mut self, index: u32) -> Result<Option<Link>> {
+        let op = || format!("reading link #{index} via RTM_GETLINK");
+        let ifi_index = i32::try_from(index)
+            .map_err(|_| anyhow!("ifindex out of range"))
+            .with_context(op)?;
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .ifi_index(ifi_index)
+            .rtattrs(getlink_msg(None)?.rtattrs().clone())
+            .build()?;
+        match self.conn.request(Rtm::Getlink, NlmF::empty(), msg) {
+            Ok(replies) => match replies.as_slice() {
+                [one] => link_from(&parse_ifinfomsg(one)?).with_context(op).map(Some),
+                other => Err(anyhow!("expected one reply, got {}", other.len())).with_context(op),
+            },
+            Err(e) if super::errno(&e) == Some(Errno::ENODEV) => Ok(None),
+            Err(e) => Err(e).with_context(op),
+        }
+    }
+
     /// The VFs of PF `pf` as its driver reports them; empty for a device without VFs (or
     /// without SR-IOV at all).
     pub fn vfs(&mut self, pf: &str) -> Result<Vec<VfInfo>> {
