@@ -164,6 +164,8 @@ pub struct BondConfig {
     pub origin: String,
 }
 
+/// `[tune]`, globally or as a per-PF override (`tune = { ... }` in `[[pf]]`). `None`: not set
+/// here (a per-PF value overrides the global one key by key, see [`Config::tune_for`]).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct TuneConfig {
     pub rss_hfunc: Option<String>,
@@ -171,6 +173,16 @@ pub struct TuneConfig {
     pub channels: Option<ChannelsSetting>,
     pub irq_affinity: Option<bool>,
     pub xps: Option<bool>,
+}
+
+impl TuneConfig {
+    /// Overlays the keys set in `o`.
+    pub fn merge(&mut self, o: &TuneConfig) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f.clone(); } )* };
+        }
+        take!(rss_hfunc, rings, channels, irq_affinity, xps);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +209,8 @@ pub struct Config {
     pub pfs: Vec<PfConfig>,
     pub bonds: Vec<BondConfig>,
     pub tune: TuneConfig,
+    /// Per-PF `tune = { ... }` overrides of `[tune]`, by the PF's match.
+    pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
     pub boot: BootConfig,
     /// Files read, in order.
     pub sources: Vec<PathBuf>,
@@ -211,6 +225,7 @@ impl Default for Config {
             pfs: vec![],
             bonds: vec![],
             tune: TuneConfig::default(),
+            pf_tune: BTreeMap::new(),
             boot: BootConfig::default(),
             sources: vec![],
         }
@@ -223,6 +238,15 @@ impl Config {
         self.bonds
             .iter()
             .find(|b| b.slaves.iter().any(|s| s.as_str() == pf))
+    }
+
+    /// The tuning for a PF (and its VFs): `[tune]` with the PF's own `tune = { ... }` over it.
+    pub fn tune_for(&self, pf: &PfMatch) -> TuneConfig {
+        let mut t = self.tune.clone();
+        if let Some(o) = self.pf_tune.get(pf) {
+            t.merge(o);
+        }
+        t
     }
 }
 
@@ -267,6 +291,7 @@ struct RawPf {
     hw_tc_offload: Option<bool>,
     #[serde(default)]
     vf: BTreeMap<Spanned<String>, VfConfig>,
+    tune: Option<RawTune>,
 }
 
 #[derive(Deserialize)]
@@ -390,6 +415,7 @@ struct Builder {
     pfs: Vec<PfConfig>,
     bonds: Vec<BondConfig>,
     tune: TuneConfig,
+    pf_tune: BTreeMap<PfMatch, TuneConfig>,
     boot: BootConfig,
 }
 
@@ -509,6 +535,14 @@ impl Builder {
                 })?;
                 pf.vf.entry(idx).or_default().merge(v);
             }
+            if let Some(t) = rp.tune {
+                let mut over = TuneConfig::default();
+                parse_tune(src, t, &mut over)?;
+                self.pf_tune
+                    .entry(matcher.clone())
+                    .or_default()
+                    .merge(&over);
+            }
             // range checks once all keys of this file are in
             let vfs = pf.vfs;
             if let Some(v) = pf.reserved_vfs.iter().find(|v| **v >= vfs) {
@@ -539,10 +573,9 @@ impl Builder {
                 }
                 if let Some(q) = vc.qos {
                     if q > 7 {
-                        return Err(src.err_at(
-                            start,
-                            format!("VF {i}: qos {q} is out of range 0..=7"),
-                        ));
+                        return Err(
+                            src.err_at(start, format!("VF {i}: qos {q} is out of range 0..=7"))
+                        );
                     }
                 }
             }
@@ -616,59 +649,7 @@ impl Builder {
             }
         }
         if let Some(t) = raw.tune {
-            if let Some(h) = t.rss_hfunc {
-                match h.get_ref().as_str() {
-                    "toeplitz" | "xor" | "crc32" => self.tune.rss_hfunc = Some(h.into_inner()),
-                    o => {
-                        return Err(src.err(
-                            &h,
-                            format!("rss_hfunc {o:?} is not one of toeplitz, xor, crc32"),
-                        ))
-                    }
-                }
-            }
-            if let Some(r) = t.rings {
-                self.tune.rings = Some(match r.get_ref() {
-                    toml::Value::String(s) if s == "max" => RingsSetting::Max,
-                    toml::Value::Integer(n) if (1..=1 << 20).contains(n) => {
-                        RingsSetting::Count(*n as u32)
-                    }
-                    _ => {
-                        return Err(
-                            src.err(&r, "rings must be \"max\" or a ring size between 1 and 1048576")
-                        )
-                    }
-                });
-            }
-            if let Some(c) = t.channels {
-                self.tune.channels = Some(match c.get_ref() {
-                    toml::Value::String(s) if s == "numa-local" => ChannelsSetting::NumaLocal,
-                    toml::Value::Integer(n) if (1..=4096).contains(n) => {
-                        ChannelsSetting::Count(*n as u32)
-                    }
-                    _ => {
-                        return Err(src.err(
-                            &c,
-                            "channels must be \"numa-local\" or a count between 1 and 4096",
-                        ))
-                    }
-                });
-            }
-            if let Some(a) = t.irq_affinity {
-                self.tune.irq_affinity = Some(match a.get_ref().as_str() {
-                    "numa-local" => true,
-                    "none" => false,
-                    o => {
-                        return Err(src.err(
-                            &a,
-                            format!("irq_affinity {o:?} is not \"numa-local\" or \"none\""),
-                        ))
-                    }
-                });
-            }
-            if let Some(x) = t.xps {
-                self.tune.xps = Some(x);
-            }
+            parse_tune(src, t, &mut self.tune)?;
         }
         if let Some(bt) = raw.boot {
             if let Some(before) = bt.before {
@@ -721,10 +702,66 @@ impl Builder {
             pfs: self.pfs,
             bonds: self.bonds,
             tune: self.tune,
+            pf_tune: self.pf_tune,
             boot: self.boot,
             sources: files.to_vec(),
         })
     }
+}
+
+/// `[tune]` keys (global or a PF's `tune = { ... }`) into `into`; keys not given stay as they are.
+fn parse_tune(src: &Source, t: RawTune, into: &mut TuneConfig) -> Result<(), ConfigError> {
+    if let Some(h) = t.rss_hfunc {
+        match h.get_ref().as_str() {
+            "toeplitz" | "xor" | "crc32" => into.rss_hfunc = Some(h.into_inner()),
+            o => {
+                return Err(src.err(
+                    &h,
+                    format!("rss_hfunc {o:?} is not one of toeplitz, xor, crc32"),
+                ))
+            }
+        }
+    }
+    if let Some(r) = t.rings {
+        into.rings = Some(match r.get_ref() {
+            toml::Value::String(s) if s == "max" => RingsSetting::Max,
+            toml::Value::Integer(n) if (1..=1 << 20).contains(n) => RingsSetting::Count(*n as u32),
+            _ => {
+                return Err(src.err(
+                    &r,
+                    "rings must be \"max\" or a ring size between 1 and 1048576",
+                ))
+            }
+        });
+    }
+    if let Some(c) = t.channels {
+        into.channels = Some(match c.get_ref() {
+            toml::Value::String(s) if s == "numa-local" => ChannelsSetting::NumaLocal,
+            toml::Value::Integer(n) if (1..=4096).contains(n) => ChannelsSetting::Count(*n as u32),
+            _ => {
+                return Err(src.err(
+                    &c,
+                    "channels must be \"numa-local\" or a count between 1 and 4096",
+                ))
+            }
+        });
+    }
+    if let Some(a) = t.irq_affinity {
+        into.irq_affinity = Some(match a.get_ref().as_str() {
+            "numa-local" => true,
+            "none" => false,
+            o => {
+                return Err(src.err(
+                    &a,
+                    format!("irq_affinity {o:?} is not \"numa-local\" or \"none\""),
+                ))
+            }
+        });
+    }
+    if let Some(x) = t.xps {
+        into.xps = Some(x);
+    }
+    Ok(())
 }
 
 fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
@@ -739,11 +776,9 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
         toml::Value::Table(t) => {
             let mut out = BTreeMap::new();
             for (k, v) in t {
-                let i: u16 = k
-                    .parse()
-                    .ok()
-                    .filter(|i| *i < MAX_VFS)
-                    .ok_or_else(|| src.err(&g, format!("GUID table: VF index {k:?} is not valid")))?;
+                let i: u16 = k.parse().ok().filter(|i| *i < MAX_VFS).ok_or_else(|| {
+                    src.err(&g, format!("GUID table: VF index {k:?} is not valid"))
+                })?;
                 let guid: Guid = v
                     .as_str()
                     .ok_or_else(bad)?
@@ -760,15 +795,19 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
 fn is_driver_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn is_unit_name(s: &str) -> bool {
-    const SUFFIXES: [&str; 6] = [".service", ".target", ".socket", ".mount", ".path", ".timer"];
-    SUFFIXES.iter().any(|suf| s.len() > suf.len() && s.ends_with(suf))
+    const SUFFIXES: [&str; 6] = [
+        ".service", ".target", ".socket", ".mount", ".path", ".timer",
+    ];
+    SUFFIXES
+        .iter()
+        .any(|suf| s.len() > suf.len() && s.ends_with(suf))
         && s.len() <= 255
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
 }
 
@@ -816,7 +855,11 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
     fn errors_carry_line_and_column() {
         let e = parse("[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 32\nbogus = 1\n").unwrap_err();
         assert_eq!((e.line, e.col), (4, 1), "{e}");
-        assert!(e.to_string().starts_with("t.toml:4:1: unknown field `bogus`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.toml:4:1: unknown field `bogus`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -846,5 +889,39 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
         assert_eq!(c.pfs.len(), 1);
         assert_eq!(c.pfs[0].vfs, 7);
         assert_eq!(c.pfs[0].bind, Some(Bind::Driver("igbvf".into())));
+    }
+
+    #[test]
+    fn pf_tune_overrides_global_tune_key_by_key() {
+        let c = parse(
+            r#"
+[tune]
+rss_hfunc = "toeplitz"
+rings = "max"
+channels = "numa-local"
+[[pf]]
+match = { name = "ens1f0" }
+vfs = 4
+tune = { rings = 4096, xps = false }
+[[pf]]
+match = { name = "ens1f1" }
+vfs = 4
+"#,
+        )
+        .unwrap();
+        let t0 = c.tune_for(&c.pfs[0].matcher);
+        assert_eq!(t0.rings, Some(RingsSetting::Count(4096)));
+        assert_eq!(t0.xps, Some(false));
+        assert_eq!(t0.rss_hfunc.as_deref(), Some("toeplitz"));
+        assert_eq!(t0.channels, Some(ChannelsSetting::NumaLocal));
+        assert_eq!(c.tune_for(&c.pfs[1].matcher), c.tune);
+    }
+
+    #[test]
+    fn pf_tune_errors_point_into_the_pf_table() {
+        let e = parse("[[pf]]\nmatch = { name = \"p0\" }\nvfs = 4\ntune = { rings = 0 }\n")
+            .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.starts_with("rings must be"), "{e}");
     }
 }

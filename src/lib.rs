@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod guid;
 pub mod host;
+pub mod irq;
 pub mod kernel;
 pub mod lock;
 pub mod log;

@@ -1,0 +1,1522 @@
+//! `irq-tune`: NUMA-local IRQ affinity and XPS, plus channels, rings and the RSS hash function,
+//! for configured PFs and the netdevs of their VFs.
+//!
+//! observe (sysfs, procfs, ethtool netlink on a real kernel) → [`plan_device`] (pure, what
+//! `--dry-run` prints) → apply (write only what differs). Decisions:
+//! - Local CPUs: `local_cpulist` of the PCI function (else its NUMA node's `cpulist`) ∩ online
+//!   CPUs; `numa_node` -1 (no locality from firmware) or no local CPU online → all online CPUs,
+//!   and the plan says why.
+//! - Queue IRQs: the function's `msi_irqs/` matched by name in /proc/interrupts: mlx5
+//!   `mlx5_comp<N>@pci:<BDF>`, Intel `[<drv>-]<ifname>-TxRx-N` / `-rx-N` / `-tx-N`. Control and
+//!   misc vectors (`mlx5_async…`, bare `<ifname>`) are left alone.
+//! - Queue N (its rx and tx vectors alike) goes to local CPU number `(N + offset) % count`, one
+//!   CPU each; the offset is 0 for a PF and the VF index for a VF, so every device's placement
+//!   depends on that device alone (a udev run for one VF plans what a full run plans for it).
+//! - XPS: `tx-N` → the CPU of queue N's IRQ. Managed IRQs (debugfs says `IRQD_AFFINITY_MANAGED`,
+//!   or the write fails with EIO) keep the kernel's placement: a warning, not a failure.
+//! - Channels, rings, RSS only through the kernel (ethtool netlink, `SIOCETHTOOL` for the hash
+//!   function), so only when `Host::is_real`; clamped to the maxima the device reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cli::{self, Common, AFTER_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::config::{ChannelsSetting, Config, RingsSetting, TuneConfig};
+use crate::host::{errno_of, Host};
+use crate::log::Log;
+use crate::netlink::{self, Channels, ChannelsSet, Ethtool, Hfunc, Rings};
+use crate::observe::resolve_pf;
+
+pub type CpuSet = BTreeSet<u32>;
+
+const EIO: i32 = 5;
+const EOPNOTSUPP: i32 = 95;
+
+// ---------------------------------------------------------------------------------------------
+// CPU lists and masks
+
+/// Parses the kernel's cpulist format (`0-3,8,10-11`); empty means no CPU.
+pub fn parse_cpulist(s: &str) -> Result<CpuSet, String> {
+    let mut out = CpuSet::new();
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(out);
+    }
+    for part in s.split(',') {
+        let part = part.trim();
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let num = |x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| format!("cpulist {s:?}: {part:?} is not a CPU or a range"))
+        };
+        let (a, b) = (num(a)?, num(b)?);
+        if a > b || b - a > 65_536 {
+            return Err(format!("cpulist {s:?}: bad range {part:?}"));
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+/// The kernel's cpulist format: `16-31,48-62`; empty for no CPU.
+pub fn format_cpulist(set: &CpuSet) -> String {
+    let mut parts: Vec<String> = vec![];
+    let mut it = set.iter().copied().peekable();
+    while let Some(start) = it.next() {
+        let mut end = start;
+        while it.peek() == Some(&(end + 1)) {
+            end += 1;
+            it.next();
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+    }
+    parts.join(",")
+}
+
+/// A cpulist for messages: `none` instead of an empty string.
+fn show(set: &CpuSet) -> String {
+    if set.is_empty() {
+        "none".into()
+    } else {
+        format_cpulist(set)
+    }
+}
+
+/// Parses a hex CPU mask as sysfs prints it (`xps_cpus`, `smp_affinity`): comma-separated
+/// 32-bit groups, most significant first (`00000000,00010000` is CPU 16).
+pub fn parse_cpumask(s: &str) -> Result<CpuSet, String> {
+    let s = s.trim();
+    let groups: Vec<&str> = s.split(',').collect();
+    let n = groups.len();
+    let mut out = CpuSet::new();
+    for (i, g) in groups.iter().enumerate() {
+        if g.is_empty() || g.len() > 8 {
+            return Err(format!("cpu mask {s:?}: bad group {g:?}"));
+        }
+        let v =
+            u32::from_str_radix(g, 16).map_err(|_| format!("cpu mask {s:?}: {g:?} is not hex"))?;
+        let base = ((n - 1 - i) * 32) as u32;
+        out.extend((0..32).filter(|b| v >> b & 1 == 1).map(|b| base + b));
+    }
+    Ok(out)
+}
+
+/// Formats a CPU mask the way the kernel prints an `nbits`-wide one (`%*pb`): 32-bit groups
+/// of 8 hex digits, the first group only as wide as the remaining bits need.
+pub fn format_cpumask(set: &CpuSet, nbits: u32) -> String {
+    let need = set.iter().next_back().map_or(1, |m| m + 1);
+    let nbits = nbits.max(need).max(1);
+    let ngroups = nbits.div_ceil(32);
+    let mut parts = vec![];
+    for g in (0..ngroups).rev() {
+        let v = (0..32u32)
+            .filter(|b| set.contains(&(g * 32 + b)))
+            .fold(0u32, |acc, b| acc | 1 << b);
+        if g == ngroups - 1 {
+            let width = (((nbits - 1) % 32 + 1) as usize).div_ceil(4);
+            parts.push(format!("{v:0width$x}"));
+        } else {
+            parts.push(format!("{v:08x}"));
+        }
+    }
+    parts.join(",")
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc/interrupts and vector names
+
+/// IRQ number → action names, from /proc/interrupts. Rows without a number (NMI, LOC, …)
+/// and rows without an action are left out.
+pub fn parse_interrupts(text: &str) -> BTreeMap<u32, Vec<String>> {
+    let mut lines = text.lines();
+    let ncpu = lines.next().map_or(0, |h| {
+        h.split_whitespace()
+            .filter(|t| t.starts_with("CPU"))
+            .count()
+    });
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let Some((num, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let Ok(irq) = num.trim().parse::<u32>() else {
+            continue;
+        };
+        let toks: Vec<&str> = rest.split_whitespace().collect();
+        let counts = toks
+            .iter()
+            .take(ncpu)
+            .take_while(|t| t.bytes().all(|b| b.is_ascii_digit()))
+            .count();
+        let toks = &toks[counts..];
+        // after the counts: chip name, `<hwirq>-<flow>` (or `Edge`/`Level`), then the names
+        let start = toks
+            .iter()
+            .position(|t| {
+                let (pre, post) = t.split_once('-').unwrap_or((t, ""));
+                (pre.bytes().all(|b| b.is_ascii_digit())
+                    && post.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()))
+                    || *t == "Edge"
+                    || *t == "Level"
+            })
+            .map_or(2, |i| i + 1);
+        if toks.len() <= start {
+            continue;
+        }
+        let names: Vec<String> = toks[start..]
+            .join(" ")
+            .split(", ")
+            .map(str::to_string)
+            .collect();
+        out.insert(irq, names);
+    }
+    out
+}
+
+/// What a queue vector serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum QueueKind {
+    /// mlx5 completion vector: rx and tx of channel N.
+    Comp,
+    TxRx,
+    Rx,
+    Tx,
+}
+
+impl QueueKind {
+    fn has_tx(self) -> bool {
+        self != QueueKind::Rx
+    }
+}
+
+/// The queue a vector named `action` serves on netdev `ifname` of PCI function `pci`; `None`
+/// for control and misc vectors.
+pub fn queue_of(action: &str, ifname: &str, pci: &str) -> Option<(QueueKind, u32)> {
+    if let Some(rest) = action.strip_prefix("mlx5_comp") {
+        let (n, dev) = rest.split_once('@')?;
+        return (dev.strip_prefix("pci:") == Some(pci))
+            .then(|| n.parse().ok().map(|n| (QueueKind::Comp, n)))
+            .flatten();
+    }
+    let mut it = action.rsplitn(3, '-');
+    let (n, kind, prefix) = (it.next()?, it.next()?, it.next()?);
+    let kind = match kind {
+        "TxRx" => QueueKind::TxRx,
+        "rx" => QueueKind::Rx,
+        "tx" => QueueKind::Tx,
+        _ => return None,
+    };
+    // i40e, ice and iavf put the driver name first: `i40e-ens1f0-TxRx-0`
+    let ours = prefix == ifname
+        || prefix
+            .strip_suffix(ifname)
+            .is_some_and(|p| p.ends_with('-'));
+    ours.then(|| n.parse().ok().map(|n| (kind, n))).flatten()
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is tuned, with which settings
+
+/// The effective `[tune]` for one device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub affinity: bool,
+    pub xps: bool,
+    pub rings: Option<RingsSetting>,
+    pub channels: Option<ChannelsSetting>,
+    pub hfunc: Option<Hfunc>,
+}
+
+impl Settings {
+    /// Defaults: IRQ affinity and XPS NUMA-local; channels, rings and RSS left alone unless
+    /// configured.
+    pub fn from_config(t: &TuneConfig) -> Result<Settings> {
+        let affinity = t.irq_affinity.unwrap_or(true);
+        Ok(Settings {
+            affinity,
+            xps: t.xps.unwrap_or(true),
+            rings: t.rings,
+            channels: t.channels,
+            hfunc: t.rss_hfunc.as_deref().map(str::parse).transpose()?,
+        })
+    }
+
+    fn wants_kernel(&self) -> bool {
+        self.rings.is_some() || self.channels.is_some() || self.hfunc.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Pf,
+    Vf { pf: String, index: u32 },
+}
+
+/// A netdev to tune.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub ifname: String,
+    pub pci: String,
+    pub role: Role,
+    pub settings: Settings,
+}
+
+impl Target {
+    /// The PF this device belongs to (for log fields).
+    pub fn pf(&self) -> &str {
+        match &self.role {
+            Role::Pf => &self.ifname,
+            Role::Vf { pf, .. } => pf,
+        }
+    }
+}
+
+/// The netdevs to tune: with no interfaces, every configured PF on this host and its VFs'
+/// netdevs. An interface may be a configured PF (with its VFs), a configured bond (its
+/// configured slaves), or the netdev of a VF of a configured PF (that VF alone, the udev
+/// path). Interfaces that are none of these are not ours.
+pub fn targets(host: &Host, cfg: &Config, ifaces: &[String]) -> Result<(Vec<Target>, Vec<String>)> {
+    let mut notes = vec![];
+    // configured PFs present on this host: (netdev, pci, settings)
+    let mut pfs = vec![];
+    for pc in &cfg.pfs {
+        let Some(name) = resolve_pf(host, &pc.matcher)? else {
+            notes.push(format!("configured pf {} is not on this host", pc.matcher));
+            continue;
+        };
+        let Some(pci) = host.link_name(&host.sys(format!("class/net/{name}/device")))? else {
+            notes.push(format!("{name} has no device: not tuned"));
+            continue;
+        };
+        let settings = Settings::from_config(&cfg.tune_for(&pc.matcher))
+            .with_context(|| format!("pf {}", pc.matcher))?;
+        pfs.push((name, pci, settings));
+    }
+    let mut out: Vec<Target> = vec![];
+    let with_vfs = |out: &mut Vec<Target>, (name, pci, s): &(String, String, Settings)| {
+        out.push(Target {
+            ifname: name.clone(),
+            pci: pci.clone(),
+            role: Role::Pf,
+            settings: s.clone(),
+        });
+        for (index, vpci) in vfs_of(host, pci)? {
+            for n in host.list(&host.sys(format!("bus/pci/devices/{vpci}/net")))? {
+                out.push(Target {
+                    ifname: n,
+                    pci: vpci.clone(),
+                    role: Role::Vf {
+                        pf: name.clone(),
+                        index,
+                    },
+                    settings: s.clone(),
+                });
+            }
+        }
+        anyhow::Ok(())
+    };
+    if ifaces.is_empty() {
+        for pf in &pfs {
+            with_vfs(&mut out, pf)?;
+        }
+        return Ok((out, notes));
+    }
+    for i in ifaces {
+        if let Some(pf) = pfs.iter().find(|p| &p.0 == i) {
+            with_vfs(&mut out, pf)?;
+        } else if let Some(b) = cfg.bonds.iter().find(|b| b.name.as_str() == i) {
+            for pf in pfs
+                .iter()
+                .filter(|p| b.slaves.iter().any(|s| s.as_str() == p.0))
+            {
+                with_vfs(&mut out, pf)?;
+            }
+        } else if let Some(ppci) =
+            host.link_name(&host.sys(format!("class/net/{i}/device/physfn")))?
+        {
+            let Some(pf) = pfs.iter().find(|p| p.1 == ppci) else {
+                continue;
+            };
+            let Some(vpci) = host.link_name(&host.sys(format!("class/net/{i}/device")))? else {
+                continue;
+            };
+            let index = vfs_of(host, &ppci)?
+                .into_iter()
+                .find(|(_, p)| *p == vpci)
+                .map(|(i, _)| i)
+                .with_context(|| format!("{i} ({vpci}) is not among the VFs of {}", pf.0))?;
+            out.push(Target {
+                ifname: i.clone(),
+                pci: vpci,
+                role: Role::Vf {
+                    pf: pf.0.clone(),
+                    index,
+                },
+                settings: pf.2.clone(),
+            });
+        }
+    }
+    let mut seen = BTreeSet::new();
+    out.retain(|t| seen.insert(t.ifname.clone()));
+    Ok((out, notes))
+}
+
+/// (VF index, VF PCI address) from the PF's `virtfnN` links.
+fn vfs_of(host: &Host, pf_pci: &str) -> Result<Vec<(u32, String)>> {
+    let dir = host.sys(format!("bus/pci/devices/{pf_pci}"));
+    let mut out = vec![];
+    for e in host.list(&dir)? {
+        if let Some(i) = e.strip_prefix("virtfn").and_then(|n| n.parse().ok()) {
+            if let Some(p) = host.link_name(&dir.join(&e))? {
+                out.push((i, p));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observation
+
+/// Online CPUs and the width of CPU masks (`nr_cpu_ids`), read once per run.
+#[derive(Clone, Debug)]
+pub struct Cpus {
+    pub online: CpuSet,
+    pub nbits: u32,
+}
+
+impl Cpus {
+    pub fn read(host: &Host) -> Result<Cpus> {
+        let p = host.sys("devices/system/cpu/online");
+        let online = parse_cpulist(&host.read(&p)?).map_err(|m| anyhow!("{}: {m}", p.display()))?;
+        if online.is_empty() {
+            bail!("{}: no CPU is online", p.display());
+        }
+        let pp = host.sys("devices/system/cpu/possible");
+        let possible = match host.read_opt(&pp)? {
+            Some(s) => parse_cpulist(&s).map_err(|m| anyhow!("{}: {m}", pp.display()))?,
+            None => CpuSet::new(),
+        };
+        let max = possible
+            .iter()
+            .chain(online.iter())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        Ok(Cpus {
+            online,
+            nbits: max + 1,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalCpus {
+    pub cpus: CpuSet,
+    /// Where they came from (`local_cpulist, NUMA node 1`).
+    pub source: String,
+    /// Why all online CPUs are used instead, when they are.
+    pub fallback: Option<String>,
+}
+
+pub fn local_cpus(host: &Host, pci: &str, cpus: &Cpus) -> Result<LocalCpus> {
+    let dev = host.sys(format!("bus/pci/devices/{pci}"));
+    let all = |why: String| LocalCpus {
+        cpus: cpus.online.clone(),
+        source: "all online CPUs".into(),
+        fallback: Some(why),
+    };
+    let node = match host.read_opt(&dev.join("numa_node"))? {
+        None => return Ok(all(format!("{pci} has no numa_node"))),
+        Some(s) => s.parse::<i32>().with_context(|| {
+            format!("{}: {s:?} is not a number", dev.join("numa_node").display())
+        })?,
+    };
+    if node < 0 {
+        return Ok(all(format!(
+            "numa_node of {pci} is {node}: the firmware gives no NUMA locality for it"
+        )));
+    }
+    let (list, source) = match host.read_opt(&dev.join("local_cpulist"))? {
+        Some(l) => (l, format!("local_cpulist, NUMA node {node}")),
+        None => {
+            let p = host.sys(format!("devices/system/node/node{node}/cpulist"));
+            (host.read(&p)?, format!("cpulist of NUMA node {node}"))
+        }
+    };
+    let set = parse_cpulist(&list).map_err(|m| anyhow!("{pci} {source}: {m}"))?;
+    let local: CpuSet = set.intersection(&cpus.online).copied().collect();
+    if local.is_empty() {
+        return Ok(all(format!(
+            "none of the CPUs local to {pci} ({}) is online",
+            show(&set)
+        )));
+    }
+    Ok(LocalCpus {
+        cpus: local,
+        source,
+        fallback: None,
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Irq {
+    pub irq: u32,
+    pub name: String,
+    pub kind: QueueKind,
+    pub queue: u32,
+    /// `/proc/irq/N/smp_affinity_list`; `None` when the file is missing.
+    pub affinity: Option<CpuSet>,
+    /// The kernel places it (debugfs `IRQD_AFFINITY_MANAGED`); writes would fail with EIO.
+    pub managed: bool,
+}
+
+/// ethtool state of a device, read only for the settings configured. `Err` is why a value
+/// is not available (the driver does not support it).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct KernelState {
+    pub channels: Option<Result<Channels, String>>,
+    pub rings: Option<Result<Rings, String>>,
+    pub hfunc: Option<Result<Option<Hfunc>, String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub target: Target,
+    pub local: LocalCpus,
+    pub nbits: u32,
+    /// Queue vectors, by (queue, kind).
+    pub irqs: Vec<Irq>,
+    /// Other vectors of the function in /proc/interrupts (control, misc), left alone.
+    pub other: Vec<(u32, String)>,
+    /// Current `xps_cpus` of the tx queues that have a queue vector.
+    pub xps: BTreeMap<u32, CpuSet>,
+    /// `None` on a fixture tree: no kernel to ask.
+    pub kernel: Option<KernelState>,
+}
+
+/// Reads sysfs and procfs for one target. `interrupts` is the parsed /proc/interrupts.
+pub fn observe_device(
+    host: &Host,
+    cpus: &Cpus,
+    interrupts: &BTreeMap<u32, Vec<String>>,
+    t: &Target,
+) -> Result<Device> {
+    let local = local_cpus(host, &t.pci, cpus)?;
+    let mut irqs = vec![];
+    let mut other = vec![];
+    let msi = host.list(&host.sys(format!("bus/pci/devices/{}/msi_irqs", t.pci)))?;
+    let mut nums: Vec<u32> = msi.iter().filter_map(|n| n.parse().ok()).collect();
+    nums.sort();
+    for n in nums {
+        let Some(names) = interrupts.get(&n) else {
+            continue; // allocated but not requested
+        };
+        let q = names.iter().find_map(|a| queue_of(a, &t.ifname, &t.pci));
+        let name = names.join(", ");
+        let Some((kind, queue)) = q else {
+            other.push((n, name));
+            continue;
+        };
+        let ap = host.proc(format!("irq/{n}/smp_affinity_list"));
+        let affinity = host
+            .read_opt(&ap)?
+            .map(|s| parse_cpulist(&s).map_err(|m| anyhow!("{}: {m}", ap.display())))
+            .transpose()?;
+        // debugfs may be absent or unreadable: then EIO at write time tells
+        let managed = host
+            .read_opt(&host.sys(format!("kernel/debug/irq/irqs/{n}")))
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.contains("IRQD_AFFINITY_MANAGED"));
+        irqs.push(Irq {
+            irq: n,
+            name,
+            kind,
+            queue,
+            affinity,
+            managed,
+        });
+    }
+    irqs.sort_by_key(|i| (i.queue, i.kind, i.irq));
+    let mut xps = BTreeMap::new();
+    let txq: BTreeSet<u32> = irqs
+        .iter()
+        .filter(|i| i.kind.has_tx())
+        .map(|i| i.queue)
+        .collect();
+    for q in txq {
+        let p = host.sys(format!("class/net/{}/queues/tx-{q}/xps_cpus", t.ifname));
+        // missing: no such queue, a single-queue device (ENOENT) or no CONFIG_XPS
+        let cur = match host.read_opt(&p) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) if errno_of(&e) == Some(2) => continue,
+            Err(e) => return Err(e),
+        };
+        let set = parse_cpumask(&cur).map_err(|m| anyhow!("{}: {m}", p.display()))?;
+        xps.insert(q, set);
+    }
+    Ok(Device {
+        target: t.clone(),
+        local,
+        nbits: cpus.nbits,
+        irqs,
+        other,
+        xps,
+        kernel: None,
+    })
+}
+
+/// Reads the configured ethtool values of a device (real kernel only).
+pub fn observe_kernel(eth: &mut Ethtool, ifname: &str, s: &Settings) -> Result<KernelState> {
+    fn known<T>(r: Result<T>) -> Result<Result<T, String>> {
+        match r {
+            Ok(v) => Ok(Ok(v)),
+            Err(e) if netlink::errno(&e).map(|e| e as i32) == Some(EOPNOTSUPP) => {
+                Ok(Err("not supported by the driver".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+    Ok(KernelState {
+        channels: s
+            .channels
+            .map(|_| known(eth.channels(ifname)))
+            .transpose()?,
+        rings: s.rings.map(|_| known(eth.rings(ifname))).transpose()?,
+        hfunc: s
+            .hfunc
+            .map(|_| known(netlink::rss_hfunc(ifname)))
+            .transpose()?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Channels {
+        ifname: String,
+        /// (from, to) per kind changed.
+        combined: Option<(u32, u32)>,
+        rx: Option<(u32, u32)>,
+        tx: Option<(u32, u32)>,
+    },
+    Rings {
+        ifname: String,
+        rx: Option<(u32, u32)>,
+        tx: Option<(u32, u32)>,
+    },
+    Hfunc {
+        ifname: String,
+        from: Option<Hfunc>,
+        to: Hfunc,
+    },
+    Affinity {
+        ifname: String,
+        irq: u32,
+        name: String,
+        from: CpuSet,
+        to: CpuSet,
+    },
+    Xps {
+        ifname: String,
+        queue: u32,
+        from: CpuSet,
+        to: CpuSet,
+        /// What is written to `xps_cpus`.
+        mask: String,
+    },
+}
+
+impl Step {
+    pub fn ifname(&self) -> &str {
+        match self {
+            Step::Channels { ifname, .. }
+            | Step::Rings { ifname, .. }
+            | Step::Hfunc { ifname, .. }
+            | Step::Affinity { ifname, .. }
+            | Step::Xps { ifname, .. } => ifname,
+        }
+    }
+
+    /// Short name for the journal's `SRIOV_STEP=` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Channels { .. } => "channels",
+            Step::Rings { .. } => "rings",
+            Step::Hfunc { .. } => "rss-hfunc",
+            Step::Affinity { .. } => "irq-affinity",
+            Step::Xps { .. } => "xps",
+        }
+    }
+}
+
+fn from_to(name: &str, v: Option<(u32, u32)>) -> Option<String> {
+    v.map(|(a, b)| format!("{name} {a} -> {b}"))
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Channels {
+                ifname,
+                combined,
+                rx,
+                tx,
+            } => {
+                let parts: Vec<String> = [
+                    from_to("combined", *combined),
+                    from_to("rx", *rx),
+                    from_to("tx", *tx),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                write!(f, "{ifname}: channels {}", parts.join(", "))
+            }
+            Step::Rings { ifname, rx, tx } => {
+                let parts: Vec<String> = [from_to("rx", *rx), from_to("tx", *tx)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                write!(f, "{ifname}: rings {}", parts.join(", "))
+            }
+            Step::Hfunc { ifname, from, to } => {
+                let from = from.map_or("none".to_string(), |h| h.to_string());
+                write!(f, "{ifname}: rss hfunc {from} -> {to}")
+            }
+            Step::Affinity {
+                ifname,
+                irq,
+                name,
+                from,
+                to,
+            } => write!(
+                f,
+                "{ifname}: irq {irq} {name} affinity {} -> {}",
+                show(from),
+                show(to)
+            ),
+            Step::Xps {
+                ifname,
+                queue,
+                from,
+                to,
+                mask,
+            } => write!(
+                f,
+                "{ifname}: tx-{queue} xps_cpus {} -> {} ({mask})",
+                show(from),
+                show(to)
+            ),
+        }
+    }
+}
+
+/// What to do for one device: comment lines (decisions, things left alone and why) and steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevicePlan {
+    pub notes: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// Channels, rings and RSS (needs the kernel's answers: nothing is planned without them).
+pub fn plan_kernel(dev: &Device, s: &Settings) -> DevicePlan {
+    let mut p = DevicePlan {
+        notes: vec![],
+        steps: vec![],
+    };
+    let ifname = &dev.target.ifname;
+    let Some(k) = &dev.kernel else {
+        if s.wants_kernel() {
+            p.notes.push(format!(
+                "{ifname}: channels, rings and RSS not planned: no kernel behind a fixture tree"
+            ));
+        }
+        return p;
+    };
+    if let (Some(want), Some(state)) = (s.channels, &k.channels) {
+        match state {
+            Err(why) => p
+                .notes
+                .push(format!("{ifname}: channels left alone: {why}")),
+            Ok(c) => plan_channels(&mut p, ifname, want, dev.local.cpus.len() as u32, c),
+        }
+    }
+    if let (Some(want), Some(state)) = (s.rings, &k.rings) {
+        match state {
+            Err(why) => p.notes.push(format!("{ifname}: rings left alone: {why}")),
+            Ok(r) => {
+                let target = |cur: u32, max: u32, what: &str, notes: &mut Vec<String>| {
+                    if max == 0 {
+                        return None;
+                    }
+                    let to = match want {
+                        RingsSetting::Max => max,
+                        RingsSetting::Count(n) if n > max => {
+                            notes.push(format!(
+                                "{ifname}: {what} ring {n} clamped to the device maximum {max}"
+                            ));
+                            max
+                        }
+                        RingsSetting::Count(n) => n,
+                    };
+                    (to != cur).then_some((cur, to))
+                };
+                let rx = target(r.rx, r.rx_max, "rx", &mut p.notes);
+                let tx = target(r.tx, r.tx_max, "tx", &mut p.notes);
+                if rx.is_some() || tx.is_some() {
+                    p.steps.push(Step::Rings {
+                        ifname: ifname.clone(),
+                        rx,
+                        tx,
+                    });
+                }
+            }
+        }
+    }
+    if let (Some(want), Some(state)) = (s.hfunc, &k.hfunc) {
+        match state {
+            Err(why) => p
+                .notes
+                .push(format!("{ifname}: RSS hash left alone: {why}")),
+            Ok(cur) if *cur == Some(want) => {}
+            Ok(cur) => p.steps.push(Step::Hfunc {
+                ifname: ifname.clone(),
+                from: *cur,
+                to: want,
+            }),
+        }
+    }
+    p
+}
+
+fn plan_channels(
+    p: &mut DevicePlan,
+    ifname: &str,
+    want: ChannelsSetting,
+    local: u32,
+    c: &Channels,
+) {
+    let (n, why) = match want {
+        ChannelsSetting::NumaLocal => (local, "local CPUs"),
+        ChannelsSetting::Count(n) => (n, "configured"),
+    };
+    let mut clamp = |max: u32, what: &str| {
+        if n > max {
+            p.notes.push(format!(
+                "{ifname}: {n} {what} channels ({why}) clamped to the device maximum {max}"
+            ));
+            max
+        } else {
+            n
+        }
+    };
+    let step = if c.combined_max > 0 {
+        let to = clamp(c.combined_max, "combined");
+        (to != c.combined).then(|| Step::Channels {
+            ifname: ifname.into(),
+            combined: Some((c.combined, to)),
+            rx: None,
+            tx: None,
+        })
+    } else if c.rx_max > 0 && c.tx_max > 0 {
+        let rx = clamp(c.rx_max, "rx");
+        let tx = clamp(c.tx_max, "tx");
+        (rx != c.rx || tx != c.tx).then(|| Step::Channels {
+            ifname: ifname.into(),
+            combined: None,
+            rx: (rx != c.rx).then_some((c.rx, rx)),
+            tx: (tx != c.tx).then_some((c.tx, tx)),
+        })
+    } else {
+        p.notes.push(format!(
+            "{ifname}: channels left alone: the device reports no channel maxima"
+        ));
+        None
+    };
+    p.steps.extend(step);
+}
+
+/// IRQ affinity and XPS from the observed vectors. Pure.
+pub fn plan_irqs(dev: &Device, s: &Settings) -> DevicePlan {
+    let t = &dev.target;
+    let ifname = &t.ifname;
+    let mut p = DevicePlan {
+        notes: vec![],
+        steps: vec![],
+    };
+    let role = match &t.role {
+        Role::Pf => format!("PF {}", t.pci),
+        Role::Vf { pf, index } => format!("VF {index} of {pf}, {}", t.pci),
+    };
+    let queues: BTreeSet<u32> = dev.irqs.iter().map(|i| i.queue).collect();
+    p.notes.push(format!(
+        "{ifname} ({role}): local CPUs {} ({}); {} queue vector(s) for {} queue(s), {} other vector(s) left alone",
+        show(&dev.local.cpus),
+        dev.local.source,
+        dev.irqs.len(),
+        queues.len(),
+        dev.other.len()
+    ));
+    if let Some(why) = &dev.local.fallback {
+        p.notes
+            .push(format!("{ifname}: using all online CPUs: {why}"));
+    }
+    if dev.irqs.is_empty() {
+        p.notes.push(format!(
+            "{ifname}: no queue vectors in /proc/interrupts (drivers such as igb request them when the link is set up)"
+        ));
+        return p;
+    }
+    if !s.affinity && !s.xps {
+        return p;
+    }
+    let local: Vec<u32> = dev.local.cpus.iter().copied().collect();
+    let offset = match t.role {
+        Role::Pf => 0,
+        Role::Vf { index, .. } => index,
+    };
+    // the CPU(s) each queue's vectors end up on, for XPS
+    let mut placed: BTreeMap<u32, CpuSet> = BTreeMap::new();
+    for i in &dev.irqs {
+        let cur = i.affinity.clone();
+        let target = if !s.affinity || i.managed {
+            if s.affinity {
+                p.notes.push(format!(
+                    "{ifname}: irq {} {} is managed by the kernel: affinity left at {}",
+                    i.irq,
+                    i.name,
+                    cur.as_ref().map_or("unknown".into(), show)
+                ));
+            }
+            cur.clone().unwrap_or_default()
+        } else {
+            let cpu = local[((i.queue + offset) as usize) % local.len()];
+            let to = CpuSet::from([cpu]);
+            match &cur {
+                None => p.notes.push(format!(
+                    "{ifname}: irq {} {} has no smp_affinity_list: left alone",
+                    i.irq, i.name
+                )),
+                Some(c) if *c == to => {}
+                Some(c) => p.steps.push(Step::Affinity {
+                    ifname: ifname.clone(),
+                    irq: i.irq,
+                    name: i.name.clone(),
+                    from: c.clone(),
+                    to: to.clone(),
+                }),
+            }
+            to
+        };
+        if i.kind.has_tx() && !target.is_empty() {
+            placed.entry(i.queue).or_default().extend(target);
+        }
+    }
+    if s.xps {
+        for (q, to) in placed {
+            let Some(cur) = dev.xps.get(&q) else {
+                continue;
+            };
+            if *cur != to {
+                p.steps.push(Step::Xps {
+                    ifname: ifname.clone(),
+                    queue: q,
+                    from: cur.clone(),
+                    mask: format_cpumask(&to, dev.nbits),
+                    to,
+                });
+            }
+        }
+    }
+    p
+}
+
+/// The whole plan for a device: kernel settings first (a channel change may re-create the
+/// vectors), then IRQs and XPS.
+pub fn plan_device(dev: &Device) -> DevicePlan {
+    let s = &dev.target.settings;
+    let mut p = plan_irqs(dev, s);
+    let k = plan_kernel(dev, s);
+    p.notes.extend(k.notes);
+    let mut steps = k.steps;
+    steps.extend(p.steps);
+    p.steps = steps;
+    p
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apply
+
+/// How a step ended that did not fail the run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Not done, and that is fine (managed IRQ): the message says why.
+    Warned(String),
+}
+
+/// Runs a file step (affinity, XPS) through `write` (the host's, or a test's).
+pub fn apply_file_step(
+    host: &Host,
+    step: &Step,
+    write: &dyn Fn(&Path, &str) -> Result<()>,
+) -> Result<Outcome> {
+    match step {
+        Step::Affinity { irq, name, to, .. } => {
+            let p = host.proc(format!("irq/{irq}/smp_affinity_list"));
+            match write(&p, &format_cpulist(to)) {
+                Ok(()) => Ok(Outcome::Done),
+                Err(e) if errno_of(&e) == Some(EIO) => Ok(Outcome::Warned(format!(
+                    "irq {irq} {name}: the kernel refused a new affinity (EIO: a managed IRQ, the kernel places it): {e:#}"
+                ))),
+                Err(e) => Err(e),
+            }
+        }
+        Step::Xps {
+            ifname,
+            queue,
+            mask,
+            ..
+        } => {
+            let p = host.sys(format!("class/net/{ifname}/queues/tx-{queue}/xps_cpus"));
+            write(&p, mask).map(|()| Outcome::Done)
+        }
+        _ => bail!("{step}: not a file step"),
+    }
+}
+
+fn apply_kernel_step(eth: &mut Ethtool, step: &Step) -> Result<()> {
+    match step {
+        Step::Channels {
+            ifname,
+            combined,
+            rx,
+            tx,
+        } => eth.set_channels(
+            ifname,
+            &ChannelsSet {
+                combined: combined.map(|c| c.1),
+                rx: rx.map(|c| c.1),
+                tx: tx.map(|c| c.1),
+                other: None,
+            },
+        ),
+        Step::Rings { ifname, rx, tx } => eth.set_rings(ifname, rx.map(|r| r.1), tx.map(|t| t.1)),
+        Step::Hfunc { ifname, to, .. } => netlink::set_rss_hfunc(ifname, *to),
+        _ => bail!("{step}: not a kernel step"),
+    }
+}
+
+pub struct Options {
+    pub dry_run: bool,
+    pub ifaces: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    /// No configured PF, bond or VF of one among the interfaces given.
+    pub not_ours: bool,
+    /// `--dry-run`: the plan, comment lines starting with `# `.
+    pub planned: Vec<String>,
+    pub executed: u32,
+    pub writes: u32,
+    pub warnings: u32,
+    pub elapsed: Duration,
+}
+
+/// Failures of a run, all of them (every device is tried).
+#[derive(Debug)]
+pub struct Failed(pub Vec<String>);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for Failed {}
+
+fn read_interrupts(host: &Host) -> Result<BTreeMap<u32, Vec<String>>> {
+    let p = host.proc("interrupts");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(parse_interrupts(&text))
+}
+
+/// Observes, plans and (unless `dry_run`) applies for the interfaces in `opts`.
+pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Report> {
+    let start = Instant::now();
+    let mut r = Report::default();
+    let (targets, notes) = targets(host, cfg, &opts.ifaces)?;
+    for n in notes {
+        log.warn(&n);
+    }
+    if targets.is_empty() {
+        r.not_ours = !opts.ifaces.is_empty();
+        r.elapsed = start.elapsed();
+        return Ok(r);
+    }
+    let cpus = Cpus::read(host)?;
+    let mut interrupts = read_interrupts(host)?;
+    let mut eth: Option<Ethtool> = None;
+    let mut errors = vec![];
+    let mut kernel_writes = 0;
+    for t in &targets {
+        let res = (|| -> Result<()> {
+            let mut dev = observe_device(host, &cpus, &interrupts, t)?;
+            if host.is_real() && t.settings.wants_kernel() {
+                if eth.is_none() {
+                    eth = Some(Ethtool::new()?);
+                }
+                let e = eth.as_mut().expect("set just above");
+                dev.kernel = Some(observe_kernel(e, &t.ifname, &t.settings)?);
+            }
+            let plan = plan_device(&dev);
+            if opts.dry_run {
+                r.planned
+                    .extend(plan.notes.iter().map(|n| format!("# {n}")));
+                r.planned.extend(plan.steps.iter().map(|s| s.to_string()));
+                return Ok(());
+            }
+            for n in &plan.notes {
+                if dev.local.fallback.is_some() && n.contains("using all online CPUs") {
+                    log.info(n);
+                } else {
+                    log.debug(n);
+                }
+            }
+            // kernel steps first; a channel change makes drivers request new vectors
+            let mut irq_steps = vec![];
+            let mut rediscover = false;
+            let mut failed = vec![];
+            for s in &plan.steps {
+                if matches!(s, Step::Affinity { .. } | Step::Xps { .. }) {
+                    irq_steps.push(s.clone());
+                    continue;
+                }
+                let e = eth
+                    .as_mut()
+                    .context("ethtool step without an ethtool socket")?;
+                kernel_writes += 1;
+                match apply_kernel_step(e, s) {
+                    Ok(()) => {
+                        r.executed += 1;
+                        rediscover |= matches!(s, Step::Channels { .. });
+                        log.step(t.pf(), s.kind(), &s.to_string());
+                    }
+                    Err(e) => failed.push(format!("{s}: {e:#}")),
+                }
+            }
+            if rediscover {
+                interrupts = read_interrupts(host)?;
+                let mut again = observe_device(host, &cpus, &interrupts, t)?;
+                again.kernel = None;
+                irq_steps = plan_irqs(&again, &t.settings).steps;
+            }
+            for s in &irq_steps {
+                match apply_file_step(host, s, &|p, v| host.write(p, v)) {
+                    Ok(Outcome::Done) => {
+                        r.executed += 1;
+                        log.step(t.pf(), s.kind(), &s.to_string());
+                    }
+                    Ok(Outcome::Warned(w)) => {
+                        r.warnings += 1;
+                        log.warn(&format!("{}: {w}", t.ifname));
+                    }
+                    Err(e) => failed.push(format!("{s}: {e:#}")),
+                }
+            }
+            if !failed.is_empty() {
+                bail!(failed.join("\n"));
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            errors.push(format!("{}: {e:#}", t.ifname));
+        }
+    }
+    r.writes = host.writes() + kernel_writes;
+    r.elapsed = start.elapsed();
+    if !errors.is_empty() {
+        return Err(Failed(errors).into());
+    }
+    Ok(r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "irq-tune",
+    version,
+    about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs and their VFs",
+    long_about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs \
+and their VFs ([tune] in the config, `tune = { ... }` in a [[pf]] overrides it).\n\n\
+Queue vectors (mlx5_comp<N>@pci:<BDF>, <ifname>-TxRx-N, -rx-N, -tx-N) are spread one CPU each \
+over the CPUs local to the device (local_cpulist ∩ online; all online CPUs when the NUMA node is \
+unknown); tx-N's xps_cpus follows queue N's vector. Only values that differ are written. \
+Managed IRQs keep the kernel's placement (a warning). Channels, rings and RSS need the running \
+kernel (not done on a SRIOV_OFFLOAD_ROOT fixture tree).\n\n\
+Never waits: safe as a udev RUN program for a new VF netdev.",
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// A configured PF (with its VFs), a configured bond (its PFs) or a VF netdev of a
+    /// configured PF (that VF alone); default `$IFACE`, else every configured PF and its VFs.
+    pub interfaces: Vec<String>,
+}
+
+/// `irq-tune`: the whole binary but argument parsing.
+pub fn main(args: Args) -> ExitCode {
+    let log = Log::new("irq-tune", args.common.verbose);
+    let host = Host::from_env();
+    let ifaces = match cli::interfaces(&args.interfaces) {
+        Ok(i) => i,
+        Err(m) => {
+            log.error(&m);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let cfg = match cli::load_config(&host, &args.common) {
+        Ok(c) => c,
+        Err(e) => {
+            log.error(&e.to_string());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let opts = Options {
+        dry_run: args.common.dry_run,
+        ifaces,
+    };
+    match run(&host, &cfg, &opts, &log) {
+        Ok(r) if r.not_ours => {
+            log.debug("no configured PF, bond or VF of one among the interfaces: nothing to do");
+            ExitCode::from(EXIT_OK)
+        }
+        Ok(r) if opts.dry_run => {
+            for l in &r.planned {
+                println!("{l}");
+            }
+            if !r.planned.iter().any(|l| !l.starts_with('#')) {
+                println!("nothing to do");
+            }
+            ExitCode::from(EXIT_OK)
+        }
+        Ok(r) => {
+            let msg = format!(
+                "{} step(s), {} write(s), {} warning(s), {} ms",
+                r.executed,
+                r.writes,
+                r.warnings,
+                r.elapsed.as_millis()
+            );
+            if r.executed > 0 || r.warnings > 0 {
+                log.info(&msg);
+            } else {
+                log.debug(&msg);
+            }
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            if let Some(f) = e.downcast_ref::<Failed>() {
+                for l in &f.0 {
+                    log.error(l);
+                }
+            } else {
+                log.error(&format!("{e:#}"));
+            }
+            ExitCode::from(match cli::exit_code(&e) {
+                EXIT_USAGE => EXIT_USAGE,
+                _ => EXIT_FAILED,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(l: &str) -> CpuSet {
+        parse_cpulist(l).unwrap()
+    }
+
+    #[test]
+    fn cpulists_parse_and_format_round_trip() {
+        assert_eq!(set("0-3,8,10-11"), CpuSet::from([0, 1, 2, 3, 8, 10, 11]));
+        assert_eq!(format_cpulist(&set("16-31,48-63")), "16-31,48-63");
+        assert_eq!(format_cpulist(&set("5")), "5");
+        assert_eq!(format_cpulist(&set("1,3,4,5,7")), "1,3-5,7");
+        assert_eq!(set(""), CpuSet::new());
+        assert_eq!(set("0-63\n").len(), 64);
+        assert!(parse_cpulist("3-1").is_err());
+        assert!(parse_cpulist("a-b").is_err());
+        assert!(parse_cpulist("0-1:2/4").is_err());
+    }
+
+    #[test]
+    fn masks_above_32_cpus_use_comma_separated_groups() {
+        let s = CpuSet::from([0, 33, 63]);
+        assert_eq!(format_cpumask(&s, 64), "80000002,00000001");
+        assert_eq!(parse_cpumask("80000002,00000001").unwrap(), s);
+        assert_eq!(format_cpumask(&CpuSet::from([32]), 64), "00000001,00000000");
+        // the first group is only as wide as nr_cpu_ids needs, as the kernel prints it
+        assert_eq!(format_cpumask(&CpuSet::from([2, 3]), 4), "c");
+        assert_eq!(
+            format_cpumask(&CpuSet::from([70]), 72),
+            "40,00000000,00000000"
+        );
+        assert_eq!(format_cpumask(&CpuSet::new(), 64), "00000000,00000000");
+        assert_eq!(parse_cpumask("0").unwrap(), CpuSet::new());
+        assert_eq!(
+            parse_cpumask("00,00000000,00010000").unwrap(),
+            CpuSet::from([16])
+        );
+        assert!(parse_cpumask("1,,2").is_err());
+        assert!(parse_cpumask("xyz").is_err());
+    }
+
+    const INTERRUPTS: &str = "            CPU0       CPU1       CPU2       CPU3       
+   0:         44          0          0          0   IO-APIC   2-edge      timer
+   8:          0          0          0          1   IO-APIC   8-edge      rtc0
+   9:          0          4          0          0   IO-APIC   9-fasteoi   acpi
+  16:          0          0          0          0   IO-APIC  16-fasteoi   i801_smbus, ehci_hcd:usb1
+ 140:          0          0          0          0  IR-PCI-MSI 92798976-edge      mlx5_async0@pci:0000:af:00.0
+ 141:       1210          0        803          0  IR-PCI-MSI 92798977-edge      mlx5_comp0@pci:0000:af:00.0
+ 142:          0      12345          0          0  IR-PCIMSIX-0000:af:00.0    2-edge      mlx5_comp1@pci:0000:af:00.0
+  51:          7          0          0          0   PCI-MSI 1048577-edge      eth1-TxRx-0
+  50:          1          0          0          0   PCI-MSI 1048576-edge      eth1
+  60:          0          0          0          0   PCI-MSI 1572864-edge
+ NMI:          0          0          0          0   Non-maskable interrupts
+ LOC:      91919      88121      80044      79001   Local timer interrupts
+ ERR:          0
+";
+
+    #[test]
+    fn proc_interrupts_rows_give_their_action_names() {
+        let m = parse_interrupts(INTERRUPTS);
+        assert_eq!(m[&0], vec!["timer"]);
+        assert_eq!(m[&16], vec!["i801_smbus", "ehci_hcd:usb1"]);
+        assert_eq!(m[&140], vec!["mlx5_async0@pci:0000:af:00.0"]);
+        assert_eq!(m[&141], vec!["mlx5_comp0@pci:0000:af:00.0"]);
+        assert_eq!(m[&142], vec!["mlx5_comp1@pci:0000:af:00.0"]);
+        assert_eq!(m[&51], vec!["eth1-TxRx-0"]);
+        assert_eq!(m[&50], vec!["eth1"]);
+        assert!(!m.contains_key(&60), "no action");
+        assert!(m.keys().all(|k| *k < 1000), "NMI/LOC rows are not IRQs");
+    }
+
+    #[test]
+    fn queue_vectors_are_told_from_control_and_misc_vectors() {
+        let pci = "0000:af:00.0";
+        assert_eq!(
+            queue_of("mlx5_comp7@pci:0000:af:00.0", "ens6f0", pci),
+            Some((QueueKind::Comp, 7))
+        );
+        assert_eq!(queue_of("mlx5_comp7@pci:0000:af:00.1", "ens6f0", pci), None);
+        assert_eq!(
+            queue_of("mlx5_async0@pci:0000:af:00.0", "ens6f0", pci),
+            None
+        );
+        assert_eq!(queue_of("mlx5_pages_eq@pci:0000:af:00.0", "x", pci), None);
+        assert_eq!(
+            queue_of("eth1-TxRx-3", "eth1", pci),
+            Some((QueueKind::TxRx, 3))
+        );
+        assert_eq!(queue_of("eth1-rx-0", "eth1", pci), Some((QueueKind::Rx, 0)));
+        assert_eq!(queue_of("eth1-tx-1", "eth1", pci), Some((QueueKind::Tx, 1)));
+        assert_eq!(
+            queue_of("i40e-ens1f0-TxRx-2", "ens1f0", pci),
+            Some((QueueKind::TxRx, 2))
+        );
+        assert_eq!(queue_of("eth1", "eth1", pci), None);
+        assert_eq!(queue_of("eth11-TxRx-0", "eth1", pci), None);
+        assert_eq!(queue_of("veth1-TxRx-0", "eth1", pci), None);
+        assert_eq!(queue_of("eth1-TxRx-x", "eth1", pci), None);
+    }
+
+    fn dev(role: Role, local: &str, irqs: Vec<(u32, QueueKind, u32, &str)>) -> Device {
+        Device {
+            target: Target {
+                ifname: "eth1".into(),
+                pci: "0000:01:00.0".into(),
+                role,
+                settings: Settings::from_config(&TuneConfig::default()).unwrap(),
+            },
+            local: LocalCpus {
+                cpus: set(local),
+                source: "test".into(),
+                fallback: None,
+            },
+            nbits: 8,
+            irqs: irqs
+                .into_iter()
+                .map(|(irq, kind, queue, aff)| Irq {
+                    irq,
+                    name: format!("v{irq}"),
+                    kind,
+                    queue,
+                    affinity: Some(set(aff)),
+                    managed: false,
+                })
+                .collect(),
+            other: vec![],
+            xps: (0..4).map(|q| (q, CpuSet::new())).collect(),
+            kernel: None,
+        }
+    }
+
+    #[test]
+    fn queues_round_robin_over_local_cpus_and_xps_follows() {
+        use QueueKind::*;
+        let d = dev(
+            Role::Pf,
+            "4-5",
+            vec![
+                (10, Rx, 0, "0-7"),
+                (11, Rx, 1, "0-7"),
+                (12, Tx, 0, "4"),
+                (13, Tx, 1, "0-7"),
+                (14, Tx, 2, "0-7"),
+            ],
+        );
+        let p = plan_irqs(&d, &d.target.settings);
+        let lines: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "eth1: irq 10 v10 affinity 0-7 -> 4",
+                "eth1: irq 11 v11 affinity 0-7 -> 5",
+                "eth1: irq 13 v13 affinity 0-7 -> 5",
+                "eth1: irq 14 v14 affinity 0-7 -> 4",
+                "eth1: tx-0 xps_cpus none -> 4 (10)",
+                "eth1: tx-1 xps_cpus none -> 5 (20)",
+                "eth1: tx-2 xps_cpus none -> 4 (10)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_vf_starts_at_its_index_so_vfs_spread() {
+        let d = dev(
+            Role::Vf {
+                pf: "p".into(),
+                index: 3,
+            },
+            "0-1",
+            vec![(20, QueueKind::Comp, 0, "0-7")],
+        );
+        let p = plan_irqs(&d, &d.target.settings);
+        assert_eq!(p.steps[0].to_string(), "eth1: irq 20 v20 affinity 0-7 -> 1");
+    }
+
+    #[test]
+    fn managed_irqs_are_left_alone_and_xps_uses_their_placement() {
+        let mut d = dev(Role::Pf, "0-3", vec![(30, QueueKind::TxRx, 0, "2")]);
+        d.irqs[0].managed = true;
+        let p = plan_irqs(&d, &d.target.settings);
+        assert_eq!(p.steps.len(), 1, "{:?}", p.steps);
+        assert_eq!(p.steps[0].to_string(), "eth1: tx-0 xps_cpus none -> 2 (04)");
+        assert!(p.notes.iter().any(|n| n.contains("managed by the kernel")));
+    }
+
+    #[test]
+    fn eio_on_an_affinity_write_is_a_warning() {
+        let h = Host::new("/nonexistent-root".into());
+        let step = Step::Affinity {
+            ifname: "eth1".into(),
+            irq: 77,
+            name: "eth1-TxRx-0".into(),
+            from: set("0-3"),
+            to: set("2"),
+        };
+        let eio = |p: &Path, v: &str| -> Result<()> {
+            Err(std::io::Error::from_raw_os_error(EIO))
+                .with_context(|| format!("writing {v:?} to {}", p.display()))
+        };
+        match apply_file_step(&h, &step, &eio).unwrap() {
+            Outcome::Warned(w) => assert!(w.contains("irq 77") && w.contains("managed"), "{w}"),
+            o => panic!("{o:?}"),
+        }
+        let ebusy =
+            |_: &Path, _: &str| -> Result<()> { Err(std::io::Error::from_raw_os_error(16).into()) };
+        assert!(apply_file_step(&h, &step, &ebusy).is_err());
+    }
+
+    #[test]
+    fn channels_and_rings_are_clamped_to_the_device_maxima() {
+        let mut d = dev(Role::Pf, "0-7", vec![]);
+        d.kernel = Some(KernelState {
+            channels: Some(Ok(Channels {
+                combined: 2,
+                combined_max: 4,
+                ..Default::default()
+            })),
+            rings: Some(Ok(Rings {
+                rx: 256,
+                tx: 4096,
+                rx_max: 4096,
+                tx_max: 4096,
+            })),
+            hfunc: Some(Ok(Some(Hfunc::Xor))),
+        });
+        let s = Settings {
+            affinity: true,
+            xps: true,
+            rings: Some(RingsSetting::Count(8192)),
+            channels: Some(ChannelsSetting::NumaLocal),
+            hfunc: Some(Hfunc::Toeplitz),
+        };
+        let p = plan_kernel(&d, &s);
+        let lines: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            lines,
+            [
+                "eth1: channels combined 2 -> 4",
+                "eth1: rings rx 256 -> 4096",
+                "eth1: rss hfunc xor -> toeplitz",
+            ]
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n
+                    .contains("8 combined channels (local CPUs) clamped to the device maximum 4")),
+            "{:?}",
+            p.notes
+        );
+        // already right: nothing
+        d.kernel = Some(KernelState {
+            channels: Some(Ok(Channels {
+                combined: 4,
+                combined_max: 4,
+                ..Default::default()
+            })),
+            rings: Some(Ok(Rings {
+                rx: 4096,
+                tx: 4096,
+                rx_max: 4096,
+                tx_max: 4096,
+            })),
+            hfunc: Some(Err("not supported by the driver".into())),
+        });
+        assert!(plan_kernel(&d, &s).steps.is_empty());
+    }
+}
