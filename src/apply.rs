@@ -519,14 +519,19 @@ fn exec(
         }
         Step::WaitReps { vfs, .. } => {
             waiter.until(&format!("representors of {}", pf.name), deadline, || {
-                // the PF's switch id can appear only with switchdev: re-read it
-                let mut p = pf.clone();
-                p.netdev = observe::netdev(host, &pf.name)?;
-                let reps = observe::representors(host, &p)?;
+                let reps = match kernel.vf_representors(&pf.bus, &pf.dev_name)? {
+                    Some(r) => r,
+                    None => {
+                        // the PF's switch id can appear only with switchdev: re-read it
+                        let mut p = pf.clone();
+                        p.netdev = observe::netdev(host, &pf.name)?;
+                        observe::representors(host, &p)?
+                    }
+                };
                 let missing: Vec<String> = vfs
                     .iter()
                     .filter(|v| !reps.contains_key(v))
-                    .map(|v| format!("pf{}vf{v}", p.pf_number))
+                    .map(|v| format!("representor of VF {v}"))
                     .collect();
                 Ok((!missing.is_empty()).then_some(missing))
             })

@@ -76,14 +76,20 @@ impl Kernel {
                 bus: bus.to_string(),
                 dev: dev.to_string(),
             };
-            // A device without devlink or without an eswitch answers ENODEV/EOPNOTSUPP;
-            // that is "no eswitch here", not a failure.
-            if let Ok(m) = self.devlink().and_then(|d| d.eswitch_mode(&h)) {
-                let mode = match m {
-                    devlink::EswitchMode::Legacy => EswitchMode::Legacy,
-                    _ => EswitchMode::Switchdev,
-                };
-                return Ok((Some(mode), Some(EswitchSource::Devlink)));
+            match self.devlink().and_then(|d| d.eswitch_mode(&h)) {
+                Ok(m) => {
+                    let mode = match m {
+                        devlink::EswitchMode::Legacy => EswitchMode::Legacy,
+                        _ => EswitchMode::Switchdev,
+                    };
+                    return Ok((Some(mode), Some(EswitchSource::Devlink)));
+                }
+                // no devlink instance, or one without an eswitch (igb, a kernel without
+                // devlink): not a failure, try the compat file
+                Err(e) if no_devlink(&e) => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading the eswitch mode of {ifname}"))
+                }
             }
         }
         let p = Self::compat_mode_path(host, ifname);
@@ -129,6 +135,34 @@ impl Kernel {
         }
     }
 
+    /// Representors by VF index from devlink's port list (flavour pcivf): authoritative where
+    /// devlink exists. `None` on a fixture tree or a device without devlink.
+    pub fn vf_representors(
+        &mut self,
+        bus: &str,
+        dev: &str,
+    ) -> Result<Option<std::collections::BTreeMap<u32, String>>> {
+        if !self.real {
+            return Ok(None);
+        }
+        let h = DevlinkHandle {
+            bus: bus.to_string(),
+            dev: dev.to_string(),
+        };
+        let ports = match self.devlink().and_then(|d| d.ports(&h)) {
+            Ok(p) => p,
+            Err(e) if no_devlink(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(
+            ports
+                .into_iter()
+                .filter(|p| p.flavour == devlink::flavour::PCI_VF)
+                .filter_map(|p| Some((u32::from(p.vf_number?), p.netdev_name?)))
+                .collect(),
+        ))
+    }
+
     /// VF properties as the PF driver reports them; `None` when unknown (fixture tree).
     pub fn vf_info(&mut self, pf: &str) -> Result<Option<Vec<VfInfo>>> {
         if !self.real {
@@ -165,5 +199,17 @@ impl Kernel {
     pub fn set_feature(&mut self, ifname: &str, feature: &str, on: bool) -> Result<()> {
         self.writes += 1;
         self.ethtool()?.set_feature(ifname, feature, on)
+    }
+}
+
+/// "There is no devlink here" as opposed to a failure: no family (kernel without devlink),
+/// no instance for the device (ENODEV), or an instance without an eswitch (EOPNOTSUPP).
+fn no_devlink(e: &anyhow::Error) -> bool {
+    use nix::errno::Errno;
+    match crate::netlink::errno(e) {
+        Some(Errno::ENODEV | Errno::EOPNOTSUPP | Errno::ENOENT | Errno::EINVAL) => true,
+        Some(_) => false,
+        // Devlink::new() failing to resolve the family carries no errno
+        None => true,
     }
 }

@@ -121,11 +121,11 @@ pub fn resolve_pf(host: &Host, m: &PfMatch) -> Result<Option<String>> {
 }
 
 /// Reads an attribute that some devices do not implement: the kernel answers EOPNOTSUPP,
-/// EINVAL or ENODATA for "not applicable" (e.g. `phys_switch_id` of a plain NIC).
+/// EINVAL, ENODATA or ENODEV for "not applicable" (e.g. `phys_switch_id` of a plain NIC).
 fn read_attr(host: &Host, p: &Path) -> Result<Option<String>> {
     match host.read_opt(p) {
         Ok(v) => Ok(v.filter(|s| !s.is_empty())),
-        Err(e) if matches!(errno_of(&e), Some(95 | 22 | 61 | 19)) => Ok(None),
+        Err(e) if matches!(errno_of(&e), Some(95 | 22 | 61 | 19 | 20)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -244,11 +244,14 @@ pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &str) -> Result<PfStat
         vfs,
         reps: BTreeMap::new(),
     };
-    st.reps = representors(host, &st)?;
+    st.reps = match kernel.vf_representors(&st.bus, &st.dev_name)? {
+        Some(r) => r,
+        None => representors(host, &st)?,
+    };
     Ok(st)
 }
 
-/// Representors of a PF: netdevs on the same switch (`phys_switch_id`) whose port name says
+/// Representors of a PF without devlink (fixture trees, old OFED kernels): netdevs on the same switch (`phys_switch_id`) whose port name says
 /// `pf<X>vf<Y>` with X this PF's number. Names of netdevs are never interpreted.
 pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, String>> {
     let mut reps = BTreeMap::new();
@@ -260,6 +263,10 @@ pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, String>> 
             continue;
         }
         let base = host.sys(format!("class/net/{n}"));
+        // class/net also holds files such as bonding_masters
+        if !base.is_dir() {
+            continue;
+        }
         if read_attr(host, &base.join("phys_switch_id"))?.as_ref() != Some(sw) {
             continue;
         }

@@ -209,7 +209,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "s" | "" => n.checked_mul(1000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
-        _ => return Err(format!("duration {s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "duration {s:?}: unknown unit {unit:?} (use ms, s, m or h)"
+            ))
+        }
     }
     .filter(|ms| *ms <= 24 * 3_600_000)
     .ok_or_else(|| format!("duration {s:?} is longer than a day"))?;
@@ -232,7 +236,13 @@ mod tests {
     #[test]
     fn pci_rules() {
         assert!("0000:3b:00.0".parse::<PciAddr>().is_ok());
-        for bad in ["0000:3b:00", "0000:3B:00.0", "0000:3b:20.0", "0000:3b:00.8", "x"] {
+        for bad in [
+            "0000:3b:00",
+            "0000:3B:00.0",
+            "0000:3b:20.0",
+            "0000:3b:00.8",
+            "x",
+        ] {
             assert!(bad.parse::<PciAddr>().is_err(), "{bad:?} accepted");
         }
     }

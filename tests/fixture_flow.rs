@@ -208,7 +208,8 @@ fn legacy_eswitch_is_switched_through_compat_sysfs_and_representors_waited_for()
     let out = cmd("vf-post", &f).assert().code(3);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains("representors of ens1f0") && err.contains("pf0vf0, pf0vf1"),
+        err.contains("representors of ens1f0")
+            && err.contains("representor of VF 0, representor of VF 1"),
         "{err}"
     );
     let d = "sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0";

@@ -98,6 +98,7 @@ impl Fixture {
         self.path(&format!("sys/devices/pci0000:3a/0000:3a:00.0/{pci}"))
     }
 
+    #[allow(clippy::too_many_arguments)] // mirrors the sysfs attributes one to one
     fn netdev(
         &self,
         dev: &Path,
