@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod generate;
 pub mod guid;
 pub mod host;
 pub mod irq;
