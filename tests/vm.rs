@@ -23,7 +23,10 @@ fn main() {
     );
     let skip = std::env::var("SRIOV_TESTBED_SKIP").as_deref() == Ok("1");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let scenarios = root.join("tests/vm/scenarios");
+    // SRIOV_TESTBED_SCENARIO_DIR: run the scenarios of another directory (tests of the harness)
+    let scenarios = std::env::var_os("SRIOV_TESTBED_SCENARIO_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("tests/vm/scenarios"));
     // The binaries cargo built for this test run live next to vf-pre.
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_vf-pre"))
         .parent()
