@@ -1,4 +1,5 @@
 # Shared settings for the VM test bed scripts (sourced, not run).
+# shellcheck disable=SC2034 # used by the scripts that source this
 # shellcheck shell=bash
 
 TESTBED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

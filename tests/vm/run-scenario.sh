@@ -17,7 +17,7 @@ set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
 usage() { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 93; }
-FLAVOUR= BIN_DIR= TIMEOUT=${SRIOV_TESTBED_TIMEOUT:-} VERBOSE=${SRIOV_TESTBED_VERBOSE:-0} SCENARIO=
+FLAVOUR='' BIN_DIR='' TIMEOUT=${SRIOV_TESTBED_TIMEOUT:-} VERBOSE=${SRIOV_TESTBED_VERBOSE:-0} SCENARIO=''
 while [ $# -gt 0 ]; do
     case $1 in
     --flavour) FLAVOUR=$2; shift 2 ;;

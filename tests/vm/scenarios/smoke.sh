@@ -60,7 +60,7 @@ for i in $(msix_irqs "$NUMA1_PF"); do
     ls -d /proc/irq/"$i"/"$NUMA1_DEV"-* >/dev/null 2>&1 && { IRQ=$i; break; }
 done
 if check "a queue vector of $NUMA1_DEV in /proc/irq (vectors: $(msix_irqs "$NUMA1_PF" | tr '\n' ' '))" test -n "$IRQ"; then
-    log "vector $IRQ: $(ls /proc/irq/"$IRQ" | grep "$NUMA1_DEV")"
+    log "vector $IRQ: $(cd /proc/irq/"$IRQ" && echo "$NUMA1_DEV"-*)"
     check "smp_affinity_list of IRQ $IRQ set to 2-3" write_file /proc/irq/"$IRQ"/smp_affinity_list 2-3
     check_eq "smp_affinity_list of IRQ $IRQ reads back" 2-3 "$(read_file /proc/irq/"$IRQ"/smp_affinity_list)"
     eff=$(read_file /proc/irq/"$IRQ"/effective_affinity_list)
