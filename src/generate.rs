@@ -326,7 +326,7 @@ impl Kmsg {
                 .as_mut()
                 .is_some_and(|f| f.write_all(rec.as_bytes()).is_ok());
             if !sent {
-                eprint!("{TOOL}: {line}\n");
+                eprintln!("{TOOL}: {line}");
             }
         }
     }
