@@ -221,6 +221,14 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     if opts.dry_run {
         return dry_run(host, cfg, opts);
     }
+    // Nothing configured (an empty config, the package installed but not set up): the suite
+    // is not in use here, so it writes nothing, not even a marker.
+    if cfg.pfs.is_empty() {
+        return Ok(Report {
+            not_ours: true,
+            ..Report::default()
+        });
+    }
     let legacy = cfg.boot.legacy_marker.as_deref();
     let resolved = resolve(host, cfg);
     // an interface we do not configure: not ours, not an error, no marker touched

@@ -60,7 +60,7 @@ impl fmt::Display for PfMatch {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", rename_all = "lowercase")]
 pub enum EswitchMode {
     Legacy,
     Switchdev,
@@ -77,7 +77,7 @@ impl fmt::Display for EswitchMode {
 
 /// When the eswitch mode is changed relative to VF creation and bond enslavement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String")]
 pub enum EswitchOrder {
     /// vf-pre, before `sriov_numvfs` is written (NICs that refuse switchdev while VFs exist).
     BeforeVfs,
@@ -85,6 +85,45 @@ pub enum EswitchOrder {
     BeforeBond,
     /// vf-post, after the bond has enslaved the PF (seed 000's bond.offload.post).
     AfterBond,
+}
+
+impl TryFrom<String> for EswitchMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "legacy" => Ok(EswitchMode::Legacy),
+            "switchdev" => Ok(EswitchMode::Switchdev),
+            _ => Err(format!("eswitch {s:?} is not \"legacy\" or \"switchdev\"")),
+        }
+    }
+}
+
+impl TryFrom<String> for EswitchOrder {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "before-vfs" => Ok(EswitchOrder::BeforeVfs),
+            "before-bond" => Ok(EswitchOrder::BeforeBond),
+            "after-bond" => Ok(EswitchOrder::AfterBond),
+            _ => Err(format!(
+                "eswitch_order {s:?} is not \"before-vfs\", \"before-bond\" or \"after-bond\""
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for LinkState {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "auto" => Ok(LinkState::Auto),
+            "enable" => Ok(LinkState::Enable),
+            "disable" => Ok(LinkState::Disable),
+            _ => Err(format!(
+                "link_state {s:?} is not \"auto\", \"enable\" or \"disable\""
+            )),
+        }
+    }
 }
 
 /// What VFs are bound to once the PF is configured.
@@ -96,7 +135,7 @@ pub enum Bind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LinkState {
     Auto,
     Enable,
@@ -423,7 +462,8 @@ impl Builder {
     fn add(&mut self, src: &Source) -> Result<(), ConfigError> {
         let raw: RawFile = toml::from_str(src.text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
-            src.err_at(at, e.message().to_string())
+            // toml puts "expected ..." on a second line: keep the error on one line
+            src.err_at(at, e.message().trim().replace('\n', "; "))
         })?;
         if let Some(d) = raw.defaults {
             if let Some(t) = d.timeout {
@@ -627,6 +667,28 @@ impl Builder {
                 }
                 b.slaves = slaves;
             }
+            // a slave cannot be enslaved to two bonds
+            let (b, others) = {
+                let (before, rest) = self.bonds.split_at_mut(idx);
+                let (b, after) = rest.split_first_mut().expect("idx is in range");
+                (b, before.iter().chain(after.iter()).collect::<Vec<_>>())
+            };
+            for (i, sl) in b.slaves.iter().enumerate() {
+                if let Some(o) = others.iter().find(|o| o.slaves.contains(sl)) {
+                    let at = rb
+                        .slaves
+                        .as_ref()
+                        .and_then(|v| v.get(i))
+                        .map_or(rb.name.span().start, |s| s.span().start);
+                    return Err(src.err_at(
+                        at,
+                        format!(
+                            "{sl} is a slave of two bonds: {} ({}) and {name}",
+                            o.name, o.origin
+                        ),
+                    ));
+                }
+            }
             if b.slaves.is_empty() {
                 return Err(src.err(&rb.name, format!("bond {name} needs `slaves`")));
             }
@@ -680,23 +742,6 @@ impl Builder {
     }
 
     fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
-        let last = files.last().cloned().unwrap_or_default();
-        // A slave in two bonds cannot be enslaved twice; a PF named twice (by name in two
-        // files is merged, but by name and by PCI) is only detectable at run time.
-        let mut owner: BTreeMap<&IfName, &IfName> = BTreeMap::new();
-        for b in &self.bonds {
-            for s in &b.slaves {
-                if let Some(o) = owner.insert(s, &b.name) {
-                    return Err(file_error(
-                        &last,
-                        format!(
-                            "{} is a slave of two bonds: {o} and {} ({})",
-                            s, b.name, b.origin
-                        ),
-                    ));
-                }
-            }
-        }
         Ok(Config {
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             pfs: self.pfs,

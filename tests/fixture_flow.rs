@@ -289,7 +289,7 @@ fn config_error_exits_2_with_position_and_writes_nothing() {
     let out = cmd("vf-pre", &f).assert().code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains("config.toml:4:11:") && err.contains("unknown variant `switchdevv`"),
+        err.contains("config.toml:4:11:") && err.contains("eswitch \"switchdevv\" is not"),
         "{err}"
     );
     assert_eq!(before, f.snapshot());
