@@ -61,10 +61,12 @@ fn resolve<'c>(host: &Host, cfg: &'c Config) -> Result<Vec<(&'c PfConfig, Option
 }
 
 fn select<'c>(
+    host: &Host,
     cfg: &'c Config,
     resolved: &[(&'c PfConfig, Option<String>)],
-    ifaces: &[String],
+    opts: &Options,
 ) -> Result<Vec<Target<'c>>> {
+    let ifaces = &opts.ifaces;
     let missing = |p: &PfConfig| {
         anyhow!(
             "configured PF ({}, {}) is not on this host: no such interface",
@@ -105,6 +107,17 @@ fn select<'c>(
                 add(p, n)?;
             }
         } else if let Some((p, n)) = resolved.iter().find(|(_, n)| n.as_deref() == Some(i)) {
+            // ifupdown2 brings a bond's slaves up before the bond: a slave's post-up is too
+            // early for the bond's post steps (LAG, mode after bond). The bond's own post-up
+            // does them; until it is enslaved, the slave's post-up is not ours.
+            if opts.phase == Phase::Post {
+                if let Some(b) = cfg.bond_of(i) {
+                    let master = host.link_name(&host.sys(format!("class/net/{i}/master")))?;
+                    if master.as_deref() != Some(b.name.as_str()) {
+                        continue;
+                    }
+                }
+            }
             add(p, n)?;
         }
     }
@@ -199,7 +212,7 @@ fn plan_all(
 pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
     let mut kernel = Kernel::new(host);
     let resolved = resolve(host, cfg)?;
-    let targets = select(cfg, &resolved, &opts.ifaces)?;
+    let targets = select(host, cfg, &resolved, opts)?;
     if targets.is_empty() {
         return Ok(Report {
             not_ours: !opts.ifaces.is_empty(),
@@ -233,7 +246,7 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     let resolved = resolve(host, cfg);
     // an interface we do not configure: not ours, not an error, no marker touched
     if let Ok(r) = &resolved {
-        if !opts.ifaces.is_empty() && select(cfg, r, &opts.ifaces).is_ok_and(|t| t.is_empty()) {
+        if !opts.ifaces.is_empty() && select(host, cfg, r, opts).is_ok_and(|t| t.is_empty()) {
             return Ok(Report {
                 not_ours: true,
                 ..Report::default()
@@ -258,7 +271,7 @@ fn run_inner(
 ) -> Result<Report> {
     let start = Instant::now();
     let deadline = start + cfg.timeout;
-    let targets = select(cfg, resolved, &opts.ifaces)?;
+    let targets = select(host, cfg, resolved, opts)?;
     let mut kernel = Kernel::new(host);
     // subscribe before anything changes, so no event between a write and the wait is lost
     let mut waiter = crate::wait::Waiter::new(host)?;

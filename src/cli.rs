@@ -110,6 +110,14 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             log.error(&e.to_string());
+            // Run by systemd at boot, a broken config must also stop consumers waiting on
+            // the marker (wait-offload exits 1 instead of timing out). From a shell, a hook or
+            // a test it writes nothing: the exit code and message are the whole answer.
+            if std::env::var_os("INVOCATION_ID").is_some() && !args.common.dry_run {
+                if let Err(me) = crate::marker::write_failed(&host, &e.to_string(), None) {
+                    log.error(&format!("also failed to write the failed marker: {me:#}"));
+                }
+            }
             return ExitCode::from(EXIT_USAGE);
         }
     };

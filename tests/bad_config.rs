@@ -109,6 +109,7 @@ fn every_bad_config_exits_2_names_the_place_and_writes_nothing() {
                 .unwrap()
                 .env("SRIOV_OFFLOAD_ROOT", f.root())
                 .env_remove("IFACE")
+                .env_remove("INVOCATION_ID")
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -157,7 +158,9 @@ fn hostile_interface_names_from_ifupdown_or_arguments_exit_2_and_write_nothing()
     for (iface, args, expect) in cases {
         for bin in BINS {
             let mut c = Command::cargo_bin(bin).unwrap();
-            c.env("SRIOV_OFFLOAD_ROOT", f.root()).env_remove("IFACE");
+            c.env("SRIOV_OFFLOAD_ROOT", f.root())
+                .env_remove("IFACE")
+                .env_remove("INVOCATION_ID");
             if let Some(i) = iface {
                 c.env("IFACE", i);
             }
@@ -206,6 +209,7 @@ fn empty_config_is_valid_and_means_nothing_to_do() {
             .unwrap()
             .env("SRIOV_OFFLOAD_ROOT", f.root())
             .env_remove("IFACE")
+            .env_remove("INVOCATION_ID")
             .assert()
             .success();
     }

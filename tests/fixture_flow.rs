@@ -30,7 +30,9 @@ legacy_marker = "/tmp/vf_done.offload"
 
 fn cmd(bin: &str, f: &Fixture) -> Command {
     let mut c = Command::cargo_bin(bin).unwrap();
-    c.env("SRIOV_OFFLOAD_ROOT", f.root()).env_remove("IFACE");
+    c.env("SRIOV_OFFLOAD_ROOT", f.root())
+        .env_remove("IFACE")
+        .env_remove("INVOCATION_ID");
     c
 }
 
@@ -302,4 +304,39 @@ fn shipped_example_configs_are_valid() {
         let c = sriov_offload::config::load(&[p]).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.pfs.is_empty(), "{name}");
     }
+}
+
+#[test]
+fn slave_post_up_before_enslavement_is_left_to_the_bond() {
+    let f = fresh_two_pf();
+    f.config(&format!(
+        "{TWO_PF_SWITCHDEV}\n[[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\n"
+    ));
+    let before = f.snapshot();
+    // ifupdown2 runs the slave's post-up before the bond exists: nothing to do yet
+    cmd("vf-post", &f).env("IFACE", "ens1f0").assert().success();
+    assert_eq!(before, f.snapshot());
+    // its pre-up does the pre steps
+    cmd("vf-pre", &f)
+        .env("IFACE", "ens1f0")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout("ens1f0: set sriov_drivers_autoprobe to 0\nens1f0: set sriov_numvfs to 32\n");
+}
+
+#[test]
+fn broken_config_under_systemd_writes_the_failed_marker() {
+    let f = fresh_two_pf();
+    f.config("[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = \"x\"\n");
+    cmd("vf-post", &f)
+        .env("INVOCATION_ID", "0123456789abcdef")
+        .assert()
+        .code(2);
+    let failed = f.read("run/sriov-offload/failed");
+    assert!(failed.contains("config.toml:3:7"), "{failed}");
+    cmd("wait-offload", &f)
+        .args(["--timeout", "1s"])
+        .assert()
+        .code(1);
 }
