@@ -91,8 +91,12 @@ fi
 if [ ! -s "$KDIR/kernel/.done" ]; then
     log "downloading and extracting linux-image-$KVER-unsigned"
     mkdir -p "$CACHE/debs"
-    (cd "$CACHE/debs" && apt-get download -qq "linux-image-$KVER-unsigned" 2>&1 | grep -v 'unsandboxed' || true)
-    deb=$(ls -t "$CACHE/debs/linux-image-${KVER}-unsigned_"*.deb | head -1)
+    download() {
+        (cd "$CACHE/debs" && apt-get download -qq "linux-image-$KVER-unsigned" 2>&1 | grep -v 'unsandboxed' || true)
+        ls -t "$CACHE/debs/linux-image-${KVER}-unsigned_"*.deb 2>/dev/null | head -1
+    }
+    deb=$(download)
+    [ -f "$deb" ] || { apt_update && deb=$(download); } # stale lists: the mirror moved on
     [ -f "$deb" ] || die "download of linux-image-$KVER-unsigned failed"
     rm -rf "$KDIR/kernel"
     dpkg-deb -x "$deb" "$KDIR/kernel"
