@@ -14,4 +14,4 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 
 step "tests (unit, fixture trees, network namespaces, VM scenarios)"
-cargo test --all-targets -- --test-threads=2
+cargo test --all-targets --no-fail-fast -- --test-threads=2
