@@ -75,6 +75,8 @@ if [ -n "$BIN_DIR" ]; then
     for b in "$BIN_DIR"/*; do
         [ -f "$b" ] && [ -x "$b" ] || continue
         cp "$b" "$D/bin/"
+        # debug builds carry ~45 MB of DWARF each: drop it (symbols stay for backtraces)
+        [ "${SRIOV_TESTBED_NOSTRIP:-0}" = 1 ] || strip --strip-debug "$D/bin/${b##*/}" 2>/dev/null || true
         ldd "$b" 2>/dev/null | awk '/=> \// {print $3}'
     done | sort -u | while read -r lib; do
         real=$(realpath "$lib")
