@@ -331,9 +331,8 @@ fn run_inner(
             stages[stage].push(s);
         }
     }
-    let mut executed = 0;
-    for s in stages.iter().flatten() {
-        let pf = by_name
+    let find_pf = |s: &Step| -> Result<&PfState> {
+        by_name
             .get(s.pf())
             .copied()
             .or_else(|| {
@@ -342,15 +341,88 @@ fn run_inner(
                     .map(|(_, st)| st)
                     .find(|st| st.reps.values().any(|r| r == s.pf()))
             })
-            .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
+            .with_context(|| format!("internal: step for unknown PF {}", s.pf()))
+    };
+    let run_one = |kernel: &mut Kernel, waiter: Option<&mut crate::wait::Waiter>, s: &Step| {
+        let pf = find_pf(s)?;
         let t0 = Instant::now();
-        exec(host, &mut kernel, &mut waiter, deadline, s, pf)?;
-        executed += 1;
+        match waiter {
+            Some(w) => exec_wait(host, kernel, w, deadline, s, pf)?,
+            None => exec(host, kernel, s, pf)?,
+        }
         log.step(
             s.pf(),
             s.kind(),
             &format!("{s} ({} ms)", t0.elapsed().as_millis()),
         );
+        anyhow::Ok(())
+    };
+    let mut executed = 0;
+    let mut thread_writes = 0;
+    for (i, stage) in stages.iter().enumerate() {
+        if i == 1 {
+            // the waits: the kernel works on every PF meanwhile, so one after the other
+            for s in stage {
+                run_one(&mut kernel, Some(&mut waiter), s)?;
+                executed += 1;
+            }
+            continue;
+        }
+        // Each PF's steps in order, PFs side by side: creating 32 VFs or probing their
+        // drivers takes the kernel hundreds of ms per PF, and PFs do not depend on each other.
+        let mut groups: Vec<(&str, Vec<&Step>)> = vec![];
+        for s in stage {
+            match groups.iter_mut().find(|(pf, _)| *pf == s.pf()) {
+                Some((_, v)) => v.push(s),
+                None => groups.push((s.pf(), vec![s])),
+            }
+        }
+        if groups.len() <= 1 {
+            for s in stage {
+                run_one(&mut kernel, None, s)?;
+                executed += 1;
+            }
+            continue;
+        }
+        let results: Vec<(usize, u32, Result<()>)> = std::thread::scope(|sc| {
+            let handles: Vec<_> = groups
+                .iter()
+                .map(|(_, steps)| {
+                    let run_one = &run_one;
+                    sc.spawn(move || {
+                        let mut k = Kernel::new(host);
+                        let mut n = 0;
+                        let mut res = Ok(());
+                        for s in steps {
+                            res = run_one(&mut k, None, s);
+                            if res.is_err() {
+                                break;
+                            }
+                            n += 1;
+                        }
+                        (n, k.writes, res)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| (0, 0, Err(anyhow!("internal: a PF worker panicked"))))
+                })
+                .collect()
+        });
+        let mut errors = vec![];
+        for (n, w, r) in results {
+            executed += n;
+            thread_writes += w;
+            if let Err(e) = r {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
     }
 
     // Verify: on a real kernel, a second look must find nothing left to do.
@@ -378,7 +450,7 @@ fn run_inner(
         not_ours: false,
         planned: plans.into_iter().flatten().collect(),
         executed,
-        writes: host.writes() + kernel.writes,
+        writes: host.writes() + kernel.writes + thread_writes,
         elapsed: start.elapsed(),
         ready,
     })
@@ -478,14 +550,7 @@ fn vf_pci(host: &Host, pf: &PfState, vf: u32) -> Result<String> {
         })
 }
 
-fn exec(
-    host: &Host,
-    kernel: &mut Kernel,
-    waiter: &mut crate::wait::Waiter,
-    deadline: Instant,
-    step: &Step,
-    pf: &PfState,
-) -> Result<()> {
+fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<()> {
     match step {
         Step::Autoprobe { on, .. } => host.write(
             &pf.device.join("sriov_drivers_autoprobe"),
@@ -517,45 +582,8 @@ fn exec(
             *mode,
         ),
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
-        Step::WaitLag { bond, .. } => {
-            let path = observe::lag_state_path(host, &pf.dev_name);
-            waiter.until(
-                &format!("VF LAG of {bond} on {}", pf.name),
-                deadline,
-                || {
-                    let st = observe::lag_state(host, &pf.dev_name)?;
-                    Ok((st.as_deref() != Some("active")).then(|| {
-                        vec![format!(
-                            "{} reads {}",
-                            path.display(),
-                            st.map_or(
-                                "nothing (file absent: debugfs not mounted or not an mlx5 PF)"
-                                    .into(),
-                                |s| format!("{s:?}")
-                            )
-                        )]
-                    }))
-                },
-            )
-        }
-        Step::WaitReps { vfs, .. } => {
-            waiter.until(&format!("representors of {}", pf.name), deadline, || {
-                let reps = match kernel.vf_representors(&pf.bus, &pf.dev_name)? {
-                    Some(r) => r,
-                    None => {
-                        // the PF's switch id can appear only with switchdev: re-read it
-                        let mut p = pf.clone();
-                        p.netdev = observe::netdev(host, &pf.name)?;
-                        observe::representors(host, &p)?
-                    }
-                };
-                let missing: Vec<String> = vfs
-                    .iter()
-                    .filter(|v| !reps.contains_key(v))
-                    .map(|v| format!("representor of VF {v}"))
-                    .collect();
-                Ok((!missing.is_empty()).then_some(missing))
-            })
+        Step::WaitLag { .. } | Step::WaitReps { .. } => {
+            bail!("internal: a wait step outside the wait stage: {step}")
         }
         Step::Guid {
             device,
@@ -611,4 +639,57 @@ fn bind_vf(host: &Host, pf: &PfState, vf: u32, driver: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn exec_wait(
+    host: &Host,
+    kernel: &mut Kernel,
+    waiter: &mut crate::wait::Waiter,
+    deadline: Instant,
+    step: &Step,
+    pf: &PfState,
+) -> Result<()> {
+    match step {
+        Step::WaitLag { bond, .. } => {
+            let path = observe::lag_state_path(host, &pf.dev_name);
+            waiter.until(
+                &format!("VF LAG of {bond} on {}", pf.name),
+                deadline,
+                || {
+                    let st = observe::lag_state(host, &pf.dev_name)?;
+                    Ok((st.as_deref() != Some("active")).then(|| {
+                        vec![format!(
+                            "{} reads {}",
+                            path.display(),
+                            st.map_or(
+                                "nothing (file absent: debugfs not mounted or not an mlx5 PF)"
+                                    .into(),
+                                |s| format!("{s:?}")
+                            )
+                        )]
+                    }))
+                },
+            )
+        }
+        Step::WaitReps { vfs, .. } => {
+            waiter.until(&format!("representors of {}", pf.name), deadline, || {
+                let reps = match kernel.vf_representors(&pf.bus, &pf.dev_name)? {
+                    Some(r) => r,
+                    None => {
+                        // the PF's switch id can appear only with switchdev: re-read it
+                        let mut p = pf.clone();
+                        p.netdev = observe::netdev(host, &pf.name)?;
+                        observe::representors(host, &p)?
+                    }
+                };
+                let missing: Vec<String> = vfs
+                    .iter()
+                    .filter(|v| !reps.contains_key(v))
+                    .map(|v| format!("representor of VF {v}"))
+                    .collect();
+                Ok((!missing.is_empty()).then_some(missing))
+            })
+        }
+        _ => exec(host, kernel, step, pf),
+    }
 }

@@ -1,10 +1,10 @@
 //! The only code that touches the OS filesystem: paths under a root (`/` on a host, a fixture
 //! tree in tests via `SRIOV_OFFLOAD_ROOT`), every error naming the operation and the file.
 
-use std::cell::Cell;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result};
 
@@ -14,7 +14,7 @@ pub const ROOT_ENV: &str = "SRIOV_OFFLOAD_ROOT";
 pub struct Host {
     root: PathBuf,
     real: bool,
-    writes: Cell<u32>,
+    writes: AtomicU32,
 }
 
 impl Host {
@@ -31,7 +31,7 @@ impl Host {
         Host {
             root,
             real,
-            writes: Cell::new(0),
+            writes: AtomicU32::new(0),
         }
     }
 
@@ -64,10 +64,10 @@ impl Host {
 
     /// Number of writes made through this host so far (sysfs, procfs, run files).
     pub fn writes(&self) -> u32 {
-        self.writes.get()
+        self.writes.load(Ordering::Relaxed)
     }
     pub fn count_write(&self) {
-        self.writes.set(self.writes.get() + 1);
+        self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads a sysfs-style attribute, trimmed.

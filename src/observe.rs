@@ -70,10 +70,12 @@ pub struct PfState {
 
 impl PfState {
     /// Why a VF must not be destroyed or rebound, if it must not. `keep_driver` is the driver
-    /// this suite binds VFs to: being bound to it alone is not "in use".
+    /// this suite binds VFs to. In use: bound to a driver that gives the host no netdev
+    /// (vfio-pci, pci-stub: a guest or DPDK owns it) other than `keep_driver`, or a netdev of
+    /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use.
     pub fn vf_in_use(&self, vf: &VfState, keep_driver: Option<&str>) -> Option<String> {
         if let Some(d) = &vf.driver {
-            if Some(d.as_str()) != keep_driver {
+            if Some(d.as_str()) != keep_driver && vf.netdevs.is_empty() {
                 return Some(format!("VF {} is bound to {d}", vf.index));
             }
         }

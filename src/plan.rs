@@ -562,7 +562,8 @@ mod tests {
                     pci: Some(format!("0000:3b:00.{}", i + 2)),
                     driver: bound.map(String::from),
                     driver_override: None,
-                    netdevs: if bound.is_some() {
+                    // vfio-pci and pci-stub give the host no netdev
+                    netdevs: if bound.is_some_and(|d| d != "vfio-pci") {
                         vec![nd(&format!("vf{i}"), up)]
                     } else {
                         vec![]
