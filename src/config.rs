@@ -717,7 +717,7 @@ impl Builder {
             if let Some(before) = bt.before {
                 let mut v = vec![];
                 for u in before {
-                    if !is_unit_name(u.get_ref()) {
+                    if !crate::generate::is_unit_name(u.get_ref()) {
                         return Err(src.err(
                             &u,
                             format!("boot.before: {:?} is not a systemd unit name", u.get_ref()),
@@ -842,18 +842,6 @@ fn is_driver_name(s: &str) -> bool {
         && s.len() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn is_unit_name(s: &str) -> bool {
-    const SUFFIXES: [&str; 6] = [
-        ".service", ".target", ".socket", ".mount", ".path", ".timer",
-    ];
-    SUFFIXES
-        .iter()
-        .any(|suf| s.len() > suf.len() && s.ends_with(suf))
-        && s.len() <= 255
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
 }
 
 #[cfg(test)]

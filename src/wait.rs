@@ -15,6 +15,7 @@ use nix::sys::socket::{
 };
 
 use crate::host::Host;
+use crate::netlink::rtnl::LinkWatcher;
 
 /// A wait ran out of time; names what never appeared. Maps to exit code 3.
 #[derive(Debug)]
@@ -38,7 +39,6 @@ impl fmt::Display for Timeout {
 
 impl std::error::Error for Timeout {}
 
-const RTMGRP_LINK: u32 = 1; // <linux/rtnetlink.h>
 const UEVENT_KERNEL_GROUP: u32 = 1; // kernel uevents (udev's own are group 2)
 
 fn subscribe(proto: SockProtocol, groups: u32, name: &str) -> Result<OwnedFd> {
@@ -60,7 +60,8 @@ fn subscribe(proto: SockProtocol, groups: u32, name: &str) -> Result<OwnedFd> {
 }
 
 pub struct Waiter {
-    socks: Vec<OwnedFd>,
+    links: Option<LinkWatcher>,
+    uevents: Option<OwnedFd>,
     pub events: u32,
 }
 
@@ -68,33 +69,35 @@ impl Waiter {
     /// Subscribes to link and device events on the running system; on a fixture tree there
     /// are no events and a wait that is not already satisfied times out at once.
     pub fn new(host: &Host) -> Result<Waiter> {
-        let socks = if host.is_real() {
-            vec![
-                subscribe(SockProtocol::NetlinkRoute, RTMGRP_LINK, "rtnetlink")?,
-                subscribe(
-                    SockProtocol::NetlinkKObjectUEvent,
-                    UEVENT_KERNEL_GROUP,
-                    "kobject-uevent",
-                )?,
-            ]
-        } else {
-            vec![]
-        };
-        Ok(Waiter { socks, events: 0 })
+        if !host.is_real() {
+            return Ok(Waiter {
+                links: None,
+                uevents: None,
+                events: 0,
+            });
+        }
+        Ok(Waiter {
+            links: Some(LinkWatcher::new()?),
+            uevents: Some(subscribe(
+                SockProtocol::NetlinkKObjectUEvent,
+                UEVENT_KERNEL_GROUP,
+                "kobject-uevent",
+            )?),
+            events: 0,
+        })
     }
 
     /// Blocks until some event arrives or `timeout` passes; drains everything queued so a
     /// burst costs one re-check. Returns false on timeout.
     fn wait_any(&mut self, timeout: Duration) -> Result<bool> {
-        if self.socks.is_empty() {
+        let (Some(links), Some(uevents)) = (self.links.as_mut(), self.uevents.as_ref()) else {
             return Ok(false);
-        }
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds: Vec<PollFd> = self
-            .socks
-            .iter()
-            .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
-            .collect();
+        let mut fds = [
+            PollFd::new(links.as_fd(), PollFlags::POLLIN),
+            PollFd::new(uevents.as_fd(), PollFlags::POLLIN),
+        ];
         let n = match poll(
             &mut fds,
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
@@ -106,20 +109,19 @@ impl Waiter {
         if n == 0 {
             return Ok(false);
         }
+        self.events += 1;
+        links.drain()?;
         let mut buf = vec![0u8; 64 * 1024];
-        for s in &self.socks {
-            loop {
-                match recv(
-                    std::os::fd::AsRawFd::as_raw_fd(s),
-                    &mut buf,
-                    MsgFlags::MSG_DONTWAIT,
-                ) {
-                    Ok(_) => self.events += 1,
-                    // overrun: we lost messages, which only means "re-check", as any event does
-                    Err(nix::errno::Errno::ENOBUFS) => self.events += 1,
-                    Err(nix::errno::Errno::EAGAIN) => break,
-                    Err(e) => return Err(e).context("reading netlink events"),
-                }
+        loop {
+            match recv(
+                std::os::fd::AsRawFd::as_raw_fd(uevents),
+                &mut buf,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                // overrun: we lost messages, which only means "re-check", as any event does
+                Ok(_) | Err(nix::errno::Errno::ENOBUFS) => {}
+                Err(nix::errno::Errno::EAGAIN) => break,
+                Err(e) => return Err(e).context("reading uevents"),
             }
         }
         Ok(true)
@@ -139,7 +141,7 @@ impl Waiter {
                 return Ok(());
             };
             let now = Instant::now();
-            if now >= deadline || self.socks.is_empty() {
+            if now >= deadline || self.links.is_none() {
                 return Err(Timeout {
                     what: what.to_string(),
                     after: now - start,

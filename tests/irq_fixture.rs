@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::symlink;
+mod common;
+
+use common::{link, write};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -19,17 +21,6 @@ struct Tree {
     /// IRQ → /proc/interrupts row text after the counts (chip, hwirq, name).
     rows: BTreeMap<u32, String>,
     online: Vec<u32>,
-}
-
-fn write(p: &Path, s: &str) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, s).unwrap();
-}
-
-fn link(target: &str, at: &Path) {
-    fs::create_dir_all(at.parent().unwrap()).unwrap();
-    let _ = fs::remove_file(at);
-    symlink(target, at).unwrap();
 }
 
 fn cpulist(s: &str) -> Vec<u32> {

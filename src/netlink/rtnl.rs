@@ -500,7 +500,15 @@ impl LinkWatcher {
         }
     }
 
-    fn drain(&mut self) -> Result<()> {
+    /// The socket, for callers that wait on it together with other event sources (poll it
+    /// for POLLIN, then call [`drain`](LinkWatcher::drain)).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY of borrow_raw: the fd belongs to self.sock and the borrow is tied to self.
+        unsafe { BorrowedFd::borrow_raw(self.sock.as_raw_fd()) }
+    }
+
+    /// Reads and discards every queued message (an overrun counts as read).
+    pub fn drain(&mut self) -> Result<()> {
         loop {
             match self.sock.recv(&mut self.buf[..], Msg::DONTWAIT) {
                 Ok(_) => continue,

@@ -40,12 +40,12 @@ impl<'a> Pf<'a> {
     }
 }
 
-fn write(p: &Path, s: &str) {
+pub fn write(p: &Path, s: &str) {
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(p, s).unwrap();
 }
 
-fn link(target: &str, at: &Path) {
+pub fn link(target: &str, at: &Path) {
     fs::create_dir_all(at.parent().unwrap()).unwrap();
     let _ = fs::remove_file(at);
     symlink(target, at).unwrap();
