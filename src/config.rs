@@ -463,7 +463,15 @@ impl Builder {
         let raw: RawFile = toml::from_str(src.text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
             // toml puts "expected ..." on a second line: keep the error on one line
-            src.err_at(at, e.message().trim().replace('\n', "; "))
+            let mut msg = e.message().trim().replace('\n', "; ");
+            if msg.is_empty() {
+                // toml says nothing for some bad characters (a control character in a comment)
+                msg = match src.text.get(at..).and_then(|t| t.chars().next()) {
+                    Some(c) => format!("character {c:?} is not allowed here"),
+                    None => "syntax error".into(),
+                };
+            }
+            src.err_at(at, msg)
         })?;
         if let Some(d) = raw.defaults {
             if let Some(t) = d.timeout {
@@ -892,6 +900,17 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
             e.to_string()
                 .starts_with("t.toml:4:1: unknown field `bogus`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_control_character_in_a_comment_is_explained() {
+        // found by fuzz/: toml reports it with an empty message
+        let e = parse("[[pf]]\n# a\u{17}b\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 4), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "t.toml:2:4: character '\\u{17}' is not allowed here"
         );
     }
 
