@@ -578,7 +578,7 @@ impl Builder {
                 pf.reserved_vfs = set;
             }
             for (k, v) in rp.vf {
-                let idx: u16 = k.get_ref().parse().map_err(|_| {
+                let idx: u16 = parse_index(k.get_ref()).ok_or_else(|| {
                     src.err(&k, format!("VF index {:?} is not a number", k.get_ref()))
                 })?;
                 pf.vf.entry(idx).or_default().merge(v);
@@ -829,7 +829,7 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
         toml::Value::Table(t) => {
             let mut out = BTreeMap::new();
             for (k, v) in t {
-                let i: u16 = k.parse().ok().filter(|i| *i < MAX_VFS).ok_or_else(|| {
+                let i: u16 = parse_index(k).filter(|i| *i < MAX_VFS).ok_or_else(|| {
                     src.err(&g, format!("GUID table: VF index {k:?} is not valid"))
                 })?;
                 let guid: Guid = v
@@ -843,6 +843,14 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
         }
         _ => Err(bad()),
     }
+}
+
+/// A VF index key: decimal digits only (`str::parse` would also take "+1").
+fn parse_index(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 fn is_driver_name(s: &str) -> bool {
@@ -912,6 +920,14 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
             e.to_string(),
             "t.toml:2:4: character '\\u{17}' is not allowed here"
         );
+    }
+
+    #[test]
+    fn vf_index_keys_are_plain_numbers() {
+        let base = "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 4\n";
+        let e = parse(&format!("{base}vf = {{ \"+1\" = {{ trust = true }} }}\n")).unwrap_err();
+        assert!(e.message.contains("VF index \"+1\" is not a number"), "{e}");
+        assert!(parse(&format!("{base}vf = {{ 1 = {{ trust = true }} }}\n")).is_ok());
     }
 
     #[test]

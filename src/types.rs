@@ -178,7 +178,8 @@ fn parse_hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
     let mut parts = s.split(':');
     for b in out.iter_mut() {
         let p = parts.next()?;
-        if p.len() != 2 {
+        // from_str_radix alone would take "+f"
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
         *b = u8::from_str_radix(p, 16).ok()?;
@@ -253,6 +254,8 @@ mod tests {
         assert_eq!(m.to_string(), "02:aa:bb:cc:dd:0f");
         assert!("01:00:5e:00:00:01".parse::<Mac>().is_err());
         assert!("02:aa:bb:cc:dd".parse::<Mac>().is_err());
+        assert!("+2:aa:bb:cc:dd:0f".parse::<Mac>().is_err());
+        assert!("00:11:22:33:44:55:66:+7".parse::<Guid>().is_err());
         let g: Guid = "00:11:22:33:44:55:66:77".parse().unwrap();
         assert_eq!(g.0[7], 0x77);
         assert!("00:11:22:33:44:55:66".parse::<Guid>().is_err());
