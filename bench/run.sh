@@ -1,0 +1,41 @@
+#!/bin/bash
+# Boot-time benchmark (issue 8): the seed's bond.offload.pre/post, ours (vf-pre + vf-post) and the
+# kernel floor (raw sysfs writes) side by side in ONE boot of the test bed VM (tests/vm), plus
+# per-VF costs, parallel binding, wait-offload's wake-up, start-up, peak RSS and sleep calls.
+# Writes bench/results.md and prints it; the guest's raw output goes to bench/last-run.log.
+#
+#   bench/run.sh            (as root on Debian bookworm, like tests/vm/demo.sh)
+#
+# Knobs (environment): BENCH_REPS (5 rounds of the three flows), BENCH_WAKE_N (60),
+# BENCH_SEED_WAKE_N (8), BENCH_STARTUP_N (60), BENCH_EXP_REPS (5). Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v python3 >/dev/null || { echo "bench/run.sh: needs python3 (for the table)" >&2; exit 1; }
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+tests/vm/setup.sh >&2
+cargo build --release --bins >&2
+cargo build --release --manifest-path bench/helper/Cargo.toml >&2
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/bench.d/opt/bench" "$work/bench.d/etc/bench"
+for b in vf-pre vf-post wait-offload irq-tune bench-helper; do cp "$CARGO_TARGET_DIR/release/$b" "$work/bin/"; done
+cp -r bench/seed bench/floor "$work/bench.d/opt/bench/"
+cp bench/etc/ours.toml "$work/bench.d/etc/bench/"
+{
+    sed -n '1p' bench/guest.sh # the vm-timeout line
+    echo "REPS=${BENCH_REPS:-5} WAKE_N=${BENCH_WAKE_N:-60} SEED_WAKE_N=${BENCH_SEED_WAKE_N:-8}"
+    echo "STARTUP_N=${BENCH_STARTUP_N:-60} EXP_REPS=${BENCH_EXP_REPS:-5}"
+    sed '1d' bench/guest.sh
+} >"$work/bench.sh"
+
+rc=0
+tests/vm/run-scenario.sh --bin-dir "$work/bin" "$work/bench.sh" >"$work/out.log" 2>&1 || rc=$?
+cp "$work/out.log" bench/last-run.log
+if [ $rc != 0 ]; then
+    cat "$work/out.log"
+    echo "bench/run.sh: the guest run failed (status $rc); see above" >&2
+    exit $rc
+fi
+python3 bench/report.py bench/last-run.log >bench/results.md
+cat bench/results.md
