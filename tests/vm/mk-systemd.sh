@@ -29,6 +29,15 @@ if [ ! -f "$BASE" ] || [ "$(cat "$BASE.stamp" 2>/dev/null)" != "$BASE_STAMP" ]; 
     echo "systemd guest base (debootstrap $INCLUDE): $(du -h "$BASE" | cut -f1) in $((SECONDS - T0))s"
 fi
 
+# .debs scenarios install with "# vm-debs:" (run-scenario.sh): classic ifupdown conflicts with
+# the base's ifupdown2, ifenslave does its bonding
+for pkg in ifupdown ifenslave; do
+    ls "$CACHE/debs/${pkg}"_*.deb >/dev/null 2>&1 && continue
+    mkdir -p "$CACHE/debs"
+    (cd "$CACHE/debs" && apt-get download -qq "$pkg" 2>&1 | grep -v unsandboxed || true)
+    ls "$CACHE/debs/${pkg}"_*.deb >/dev/null 2>&1 || die "apt-get download $pkg failed"
+done
+
 # file list of the base, so run-scenario.sh adds only shared libraries the base lacks
 [ -s "${BASE%.cpio.gz}.files" ] || zcat "$BASE" | cpio -t --quiet >"${BASE%.cpio.gz}.files"
 

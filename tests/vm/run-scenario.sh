@@ -66,9 +66,45 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sriov-testbed-$NAME.XXXXXX")
 OV=$WORK/overlay
 D=$OV/opt/sriov-offload
 mkdir -p "$D/bin"
+# "# vm-debs: PKG..." installs packages: their files go into the overlay at the package's paths
+# (dpkg-deb -x; /lib, /sbin, /bin moved under /usr, the guest is merged-/usr) and the .debs to
+# /opt/sriov-offload/debs. `sriov-offload` is this project's .deb, built now by cargo-deb from
+# the --bin-dir binaries; other names are .debs cached by mk-systemd.sh ($CACHE/debs).
+for pkg in $(sed -n 's/^# vm-debs: *//p' "$SCENARIO" | head -1); do
+    mkdir -p "$D/debs"
+    if [ "$pkg" = sriov-offload ]; then
+        command -v cargo-deb >/dev/null || notready "cargo-deb not installed (cargo install cargo-deb)"
+        [ -n "$BIN_DIR" ] || { echo "testbed: vm-debs: sriov-offload needs --bin-dir" >&2; exit 93; }
+        mkdir -p "$WORK/target/release"
+        for b in "$BIN_DIR"/*; do
+            [ -f "$b" ] && [ -x "$b" ] || continue
+            cp "$b" "$WORK/target/release/"
+            strip --strip-debug "$WORK/target/release/${b##*/}" 2>/dev/null || true
+        done
+        (cd "$TESTBED_DIR/../.." && CARGO_TARGET_DIR=$WORK/target cargo deb --no-build --offline \
+            --no-strip --fast -q -o "$D/debs/") >"$WORK/cargo-deb.log" 2>&1 ||
+            { cat "$WORK/cargo-deb.log" >&2; echo "testbed: cargo deb failed" >&2; exit 93; }
+        deb=$(ls "$D"/debs/sriov-offload_*.deb)
+    else
+        deb=$(ls -t "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | head -1)
+        [ -n "$deb" ] || notready "no cached $pkg .deb in $CACHE/debs"
+        cp "$deb" "$D/debs/"
+    fi
+    x=$WORK/deb-$pkg
+    dpkg-deb -x "$deb" "$x"
+    for dir in bin sbin lib lib64; do
+        [ -d "$x/$dir" ] && [ ! -L "$x/$dir" ] || continue
+        mkdir -p "$x/usr/$dir"
+        cp -a "$x/$dir/." "$x/usr/$dir/"
+        rm -rf "${x:?}/$dir"
+    done
+    cp -a "$x/." "$OV/"
+done
 scen_dir=${SCENARIO%.sh}.d
 [ -d "$scen_dir" ] && cp -a "$scen_dir/." "$OV/"
 cp "$SCENARIO" "$D/scenario.sh"
+# helpers shared by the scenarios of a directory: its lib/ (not a scenario: no .sh beside them)
+[ -d "$(dirname "$SCENARIO")/lib" ] && cp -a "$(dirname "$SCENARIO")/lib" "$D/"
 cp "$TESTBED_DIR/lib.sh" "$D/lib.sh"
 echo "$NAME" >"$D/name"
 if [ -n "$BIN_DIR" ]; then
