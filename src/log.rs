@@ -7,6 +7,8 @@ use libsystemd::logging::{journal_send, Priority};
 
 pub struct Log {
     journal: bool,
+    /// Also write to stderr (journal copy of a hook's output, which ifupdown2 may discard).
+    stderr_too: bool,
     verbose: bool,
     tool: &'static str,
 }
@@ -15,12 +17,18 @@ pub struct Log {
 const STEP_MESSAGE_ID: &str = "5a1b7e0f2c6d4e8a9b3c1d2e4f607182";
 
 impl Log {
+    /// A unit's stderr is the journal (JOURNAL_STREAM): log there with fields, once. Run from
+    /// an ifupdown hook, stderr is a pipe that ifupdown2 discards when the hook succeeds: log
+    /// to the journal too when it exists, so boot steps always leave a trace. On a terminal, or
+    /// on a fixture tree (tests), stderr only.
     pub fn new(tool: &'static str, verbose: bool) -> Log {
-        let journal = !std::io::stderr().is_terminal()
-            && std::env::var_os("SRIOV_OFFLOAD_ROOT").is_none()
-            && libsystemd::logging::connected_to_journal();
+        let eligible =
+            !std::io::stderr().is_terminal() && std::env::var_os("SRIOV_OFFLOAD_ROOT").is_none();
+        let unit = eligible && libsystemd::logging::connected_to_journal();
+        let journal_exists = std::path::Path::new("/run/systemd/journal/socket").exists();
         Log {
-            journal,
+            journal: unit || (eligible && journal_exists),
+            stderr_too: !unit,
             verbose,
             tool,
         }
@@ -30,7 +38,7 @@ impl Log {
         if self.journal {
             let mut vars: Vec<(&str, &str)> = vec![("SYSLOG_IDENTIFIER", self.tool)];
             vars.extend_from_slice(fields);
-            if journal_send(prio, msg, vars.into_iter()).is_ok() {
+            if journal_send(prio, msg, vars.into_iter()).is_ok() && !self.stderr_too {
                 return;
             }
         }
