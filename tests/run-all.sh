@@ -15,3 +15,6 @@ cargo clippy --all-targets -- -D warnings
 
 step "tests (unit, fixture trees, network namespaces, VM scenarios)"
 cargo test --all-targets --no-fail-fast -- --test-threads=2
+
+step "fuzz the config parser for 60 s (fuzz/run.sh; installs cargo-fuzz from crates.io if missing)"
+fuzz/run.sh 60
