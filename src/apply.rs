@@ -297,9 +297,8 @@ fn run_inner(
         states.iter().map(|(_, s)| (s.name.clone(), s)).collect();
     for (_, s) in &states {
         if plans.iter().flatten().all(|st| st.pf() != s.name) {
-            log.step(
+            log.skipped(
                 &s.name,
-                "skip",
                 &format!(
                     "{}: nothing to do ({} VFs, eswitch {}, {} representors)",
                     s.name,

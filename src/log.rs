@@ -57,6 +57,12 @@ impl Log {
         );
     }
 
+    /// A PF left alone, with the reason: journal field SRIOV_PF, no SRIOV_STEP (nothing was
+    /// done), so `journalctl SRIOV_STEP=...` lists only changes.
+    pub fn skipped(&self, pf: &str, msg: &str) {
+        self.emit(Priority::Info, msg, &[("SRIOV_PF", pf)]);
+    }
+
     pub fn info(&self, msg: &str) {
         self.emit(Priority::Info, msg, &[]);
     }
