@@ -192,8 +192,9 @@ strace -f -c -o /tmp/st-pre -e trace=$SC vf-pre --config $CFG 2>/dev/null
 strace -f -c -o /tmp/st-post -e trace=$SC vf-post --config $CFG 2>/dev/null
 verify "ours under strace" /run/sriov-offload/ready
 reset
-vf-pre --config $CFG 2>/dev/null
+strace -f -e trace=$SC -o /tmp/st-pre-calls vf-pre --config $CFG 2>/dev/null
 strace -f -e trace=$SC -o /tmp/st-post-calls vf-post --config $CFG 2>/dev/null
+sed 's/^/#   vf-pre calls  | /' /tmp/st-pre-calls
 sed 's/^/#   vf-post calls | /' /tmp/st-post-calls
 sed 's/^/#   vf-pre  | /' /tmp/st-pre
 sed 's/^/#   vf-post | /' /tmp/st-post

@@ -29,13 +29,31 @@ cp bench/etc/ours.toml "$work/bench.d/etc/bench/"
     sed '1d' bench/guest.sh
 } >"$work/bench.sh"
 
+# start-up on the build host itself (no emulation): the same spawn → wait4 measurement
+R=$CARGO_TARGET_DIR/release
+: >"$work/empty.toml"
+for c in "bench-helper noop" "vf-pre --config $work/empty.toml" "vf-post --config $work/empty.toml" \
+    "irq-tune --config $work/empty.toml" "vf-pre --help" "wait-offload --help"; do
+    set -- $c
+    b=$1
+    shift
+    echo "H $b:${1:-} $("$R/bench-helper" stats 200 -- "$R/$b" "$@")"
+done | sed "s|$work/empty.toml|EMPTY|" >bench/host-startup.log
+# wait-offload's wake-up on the host too (a fixture root: real inotify, no emulation)
+root=$work/root
+mkdir -p "$root/proc/sys/kernel/random" "$root/run/sriov-offload"
+cp /proc/sys/kernel/random/boot_id "$root/proc/sys/kernel/random/boot_id"
+echo "H wait-offload:wake(marker→exit) $(SRIOV_OFFLOAD_ROOT=$root "$R/bench-helper" wake 100 "$root/run/sriov-offload" -- "$R/wait-offload" --timeout 60s)" >>bench/host-startup.log
+
+echo "before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load), $(pgrep -c qemu-system || true) VM(s) running" >bench/host-load.log
 rc=0
 tests/vm/run-scenario.sh --bin-dir "$work/bin" "$work/bench.sh" >"$work/out.log" 2>&1 || rc=$?
 cp "$work/out.log" bench/last-run.log
+echo "after: $(cut -d' ' -f1-3 /proc/loadavg)" >>bench/host-load.log
 if [ $rc != 0 ]; then
     cat "$work/out.log"
     echo "bench/run.sh: the guest run failed (status $rc); see above" >&2
     exit $rc
 fi
-python3 bench/report.py bench/last-run.log >bench/results.md
+python3 bench/report.py bench/last-run.log bench/host-startup.log bench/host-load.log >bench/results.md
 cat bench/results.md
