@@ -146,3 +146,19 @@ check_contains "PF gone mid-run: the error names it" "$NSIM" "$(cat /tmp/gone.lo
 check "PF gone mid-run: noticed at once, not at the 60 s deadline ($el ms)" sh -c "[ $el -lt 10000 ]"
 check "PF gone mid-run: failed marker" test -e /run/sriov-offload/failed
 check "guest VF $GUEST_DEV untouched at the end" guest_ok
+
+# 7. the kernel refuses a sysfs write: netdevsim allows 4 VFs (no sriov_totalvfs to check
+#    against beforehand), so writing 6 to sriov_numvfs fails (ENOMEM); the error names the file
+write_file /sys/bus/netdevsim/new_device "3 1"
+wait_for 10 sh -c "ls /sys/bus/netdevsim/devices/netdevsim3/net | grep -q ."
+NSIM=$(ls /sys/bus/netdevsim/devices/netdevsim3/net | head -1)
+cat >$CFG <<EOF2
+[defaults]
+timeout = "5s"
+[[pf]]
+match = { name = "$NSIM" }
+vfs = 6
+$guest_pf_cfg
+EOF2
+expect_fault "sriov_numvfs write refused" 1 "writing \"6\" to /sys/devices/netdevsim3/sriov_numvfs"
+check_eq "$NSIM left with 0 VFs" 0 "$(read_file /sys/bus/netdevsim/devices/netdevsim3/sriov_numvfs)"
