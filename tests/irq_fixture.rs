@@ -186,26 +186,8 @@ impl Tree {
         write(&self.p("etc/sriov-offload/config.toml"), text);
     }
 
-    /// Every regular file and its content, and every symlink target.
     fn snapshot(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![self.root().to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                let p = e.path();
-                let ft = e.file_type().unwrap();
-                let key = p.strip_prefix(self.root()).unwrap().display().to_string();
-                if ft.is_symlink() {
-                    out.insert(key, format!("-> {}", fs::read_link(&p).unwrap().display()));
-                } else if ft.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.insert(key, fs::read_to_string(&p).unwrap_or_default());
-                }
-            }
-        }
-        out
+        common::snapshot(self.root())
     }
 
     fn cmd(&self) -> Command {

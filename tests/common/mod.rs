@@ -4,6 +4,7 @@
 //! MLNX_OFED kernels, `mlx5_bond_0` with per-VF GUID files and the LAG debugfs state.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -265,29 +266,29 @@ impl Fixture {
 
     /// Every regular file and its content, and every symlink target: compared before and
     /// after a run to prove it wrote nothing.
-    pub fn snapshot(&self) -> Vec<(String, String)> {
-        let mut out = vec![];
-        let mut stack = vec![self.root().to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                let p = e.path();
-                let ft = e.file_type().unwrap();
-                let key = p
-                    .strip_prefix(self.root())
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                if ft.is_symlink() {
-                    out.push((key, format!("-> {}", fs::read_link(&p).unwrap().display())));
-                } else if ft.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push((key, fs::read_to_string(&p).unwrap_or_default()));
-                }
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        snapshot(self.root())
+    }
+}
+
+/// Every regular file under `root` with its content, and every symlink with its target.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let ft = e.file_type().unwrap();
+            let key = p.strip_prefix(root).unwrap().display().to_string();
+            if ft.is_symlink() {
+                out.insert(key, format!("-> {}", fs::read_link(&p).unwrap().display()));
+            } else if ft.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(key, fs::read_to_string(&p).unwrap_or_default());
             }
         }
-        out.sort();
-        out
     }
+    out
 }
