@@ -334,12 +334,6 @@ fn run_inner(
         by_name
             .get(s.pf())
             .copied()
-            .or_else(|| {
-                states
-                    .iter()
-                    .map(|(_, st)| st)
-                    .find(|st| st.reps.values().any(|r| r == s.pf()))
-            })
             .with_context(|| format!("internal: step for unknown PF {}", s.pf()))
     };
     let run_one = |kernel: &mut Kernel, waiter: Option<&mut crate::wait::Waiter>, s: &Step| {
@@ -424,26 +418,45 @@ fn run_inner(
         }
     }
 
-    // Verify: on a real kernel, a second look must find nothing left to do.
-    if host.is_real() && executed > 0 {
-        let states2 = observe_all(host, &mut kernel, &targets)?;
+    // A second look. On a real kernel it must find nothing left to do for the targets
+    // (verification). After post it also decides the ready marker, which needs every
+    // configured PF: one look at all of them serves both.
+    let all: Option<Vec<Target>> = resolved
+        .iter()
+        .map(|(p, n)| n.clone().map(|name| Target { cfg: p, name }))
+        .collect();
+    let look: &[Target] = match (&all, opts.phase) {
+        (Some(all), Phase::Post) => all,
+        _ => &targets,
+    };
+    let verify = host.is_real() && executed > 0;
+    let mut ready = false;
+    if verify || opts.phase == Phase::Post {
+        let states2 = observe_all(host, &mut kernel, look)?;
         let extra2 = gather_extra(host, &mut kernel, cfg, &states2)?;
-        let left: Vec<String> = plan_all(cfg, &states2, &extra2, opts.phase, true)?
-            .into_iter()
-            .flatten()
-            .map(|s| s.to_string())
+        let plans2 = plan_all(cfg, &states2, &extra2, opts.phase, true)?;
+        let is_target = |name: &str| targets.iter().any(|t| t.name == name);
+        let left: Vec<String> = states2
+            .iter()
+            .zip(&plans2)
+            .filter(|((_, st), _)| is_target(&st.name))
+            .flat_map(|(_, p)| p.iter().map(|s| s.to_string()))
             .collect();
-        if !left.is_empty() {
+        if verify && !left.is_empty() {
             bail!(
                 "after applying, the host still differs from the config: {}",
                 left.join("; ")
             );
         }
-    }
-
-    let mut ready = false;
-    if opts.phase == Phase::Post {
-        ready = publish(host, &mut kernel, cfg, resolved, log)?;
+        if opts.phase == Phase::Post {
+            ready = match &all {
+                None => {
+                    log.info("not marking ready: a configured PF is not present yet");
+                    false
+                }
+                Some(_) => publish(host, cfg, &states2, &extra2, &plans2, log)?,
+            };
+        }
     }
     Ok(Report {
         not_ours: false,
@@ -455,32 +468,17 @@ fn run_inner(
     })
 }
 
-/// When every configured PF is fully configured, publishes the VF map and the ready marker.
+/// When every configured PF is fully configured (`plans` all empty), publishes the VF map
+/// and the ready marker.
 fn publish(
     host: &Host,
-    kernel: &mut Kernel,
     cfg: &Config,
-    resolved: &[(&PfConfig, Option<String>)],
+    states: &[(&PfConfig, PfState)],
+    extra: &Extra,
+    plans: &[Vec<Step>],
     log: &Log,
 ) -> Result<bool> {
-    let mut all = vec![];
-    for (pc, name) in resolved {
-        let Some(name) = name else {
-            log.info(&format!(
-                "not marking ready: configured PF ({}) is not present yet",
-                pc.matcher
-            ));
-            return Ok(false);
-        };
-        all.push(Target {
-            cfg: pc,
-            name: name.clone(),
-        });
-    }
-    let states = observe_all(host, kernel, &all)?;
-    let extra = gather_extra(host, kernel, cfg, &states)?;
-    let plans = plan_all(cfg, &states, &extra, Phase::Post, true)?;
-    if let Some((s, p)) = states.iter().zip(&plans).find(|(_, p)| !p.is_empty()) {
+    if let Some((s, p)) = states.iter().zip(plans).find(|(_, p)| !p.is_empty()) {
         log.info(&format!(
             "not marking ready yet: {} still needs {} step(s), e.g. {}",
             s.1.name,
@@ -491,7 +489,7 @@ fn publish(
     }
     let mut map = vec![];
     let mut summary = vec![];
-    for (pc, s) in &states {
+    for (pc, s) in states {
         let info = extra.vf_info.get(&s.name);
         for v in &s.vfs {
             let nd = v.netdevs.first();
