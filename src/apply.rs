@@ -147,9 +147,16 @@ fn gather_extra(
             }
         }
         if pc.hw_tc_offload && host.is_real() {
-            // a device without the feature reads as "off": enabling it then fails, naming it
+            // a PF without the feature reads as "off": enabling it then fails, naming it
             let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
             x.hw_tc.insert(s.name.clone(), on);
+            for rep in s.reps.values() {
+                if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
+                    if f.supported() {
+                        x.hw_tc.insert(rep.clone(), f.active);
+                    }
+                }
+            }
         }
         if let Some((b, _)) = bond_ctx(cfg, &s.name) {
             if b.vf_lag {
@@ -606,9 +613,24 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             }
             Ok(())
         }
-        Step::HwTcOffload { ifname } => kernel
-            .set_feature(ifname, "hw-tc-offload", true)
-            .with_context(|| format!("{ifname}: enabling hw-tc-offload")),
+        Step::HwTcOffload { .. } => {
+            let on = |k: &mut Kernel, ifname: &str| {
+                k.set_feature(ifname, "hw-tc-offload", true)
+                    .with_context(|| format!("{ifname}: enabling hw-tc-offload"))
+            };
+            if kernel.feature(&pf.name, "hw-tc-offload")? != Some(true) {
+                on(kernel, &pf.name)?;
+            }
+            // representors as they are now: this run may have created them
+            for rep in current_reps(host, kernel, pf)?.values() {
+                if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
+                    if f.changeable && !f.active {
+                        on(kernel, rep)?;
+                    }
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -670,15 +692,7 @@ fn exec_wait(
         }
         Step::WaitReps { vfs, .. } => {
             waiter.until(&format!("representors of {}", pf.name), deadline, || {
-                let reps = match kernel.vf_representors(&pf.bus, &pf.dev_name)? {
-                    Some(r) => r,
-                    None => {
-                        // the PF's switch id can appear only with switchdev: re-read it
-                        let mut p = pf.clone();
-                        p.netdev = observe::netdev(host, &pf.name)?;
-                        observe::representors(host, &p)?
-                    }
-                };
+                let reps = current_reps(host, kernel, pf)?;
                 let missing: Vec<String> = vfs
                     .iter()
                     .filter(|v| !reps.contains_key(v))
@@ -689,4 +703,15 @@ fn exec_wait(
         }
         _ => exec(host, kernel, step, pf),
     }
+}
+
+/// A PF's representors as they are now: devlink's port list, or (no devlink) sysfs with the
+/// PF's switch id re-read, since it can appear only with switchdev.
+fn current_reps(host: &Host, kernel: &mut Kernel, pf: &PfState) -> Result<BTreeMap<u32, String>> {
+    if let Some(r) = kernel.vf_representors(&pf.bus, &pf.dev_name)? {
+        return Ok(r);
+    }
+    let mut p = pf.clone();
+    p.netdev = observe::netdev(host, &pf.name)?;
+    observe::representors(host, &p)
 }

@@ -190,10 +190,19 @@ impl Kernel {
 
     /// Whether `feature` is on; `None` when unknown (fixture tree) or the device lacks it.
     pub fn feature(&mut self, ifname: &str, feature: &str) -> Result<Option<bool>> {
+        Ok(self.feature_state(ifname, feature)?.map(|f| f.active))
+    }
+
+    /// Whether `feature` is on and whether it can be changed; `None` when unknown.
+    pub fn feature_state(
+        &mut self,
+        ifname: &str,
+        feature: &str,
+    ) -> Result<Option<crate::netlink::ethtool::FeatureState>> {
         if !self.real {
             return Ok(None);
         }
-        Ok(self.ethtool()?.feature(ifname, feature)?.map(|f| f.active))
+        self.ethtool()?.feature(ifname, feature)
     }
 
     pub fn set_feature(&mut self, ifname: &str, feature: &str, on: bool) -> Result<()> {

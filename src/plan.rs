@@ -65,8 +65,10 @@ pub enum Step {
         vfs: Vec<u32>,
         driver: String,
     },
+    /// On the PF, and on every representor of it that can have it (representors are
+    /// enumerated when the step runs: they may be created by this very run).
     HwTcOffload {
-        ifname: String,
+        pf: String,
     },
 }
 
@@ -81,8 +83,8 @@ impl Step {
             | Step::WaitLag { pf, .. }
             | Step::WaitReps { pf, .. }
             | Step::Guid { pf, .. }
-            | Step::Bind { pf, .. } => pf,
-            Step::HwTcOffload { ifname } => ifname,
+            | Step::Bind { pf, .. }
+            | Step::HwTcOffload { pf } => pf,
         }
     }
 
@@ -166,7 +168,7 @@ impl fmt::Display for Step {
             Step::Bind { pf, vfs, driver } => {
                 write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
             }
-            Step::HwTcOffload { ifname } => write!(f, "{ifname}: enable hw-tc-offload"),
+            Step::HwTcOffload { pf } => write!(f, "{pf}: enable hw-tc-offload"),
         }
     }
 }
@@ -190,8 +192,9 @@ impl fmt::Display for Refusal {
 pub struct Extra {
     /// PF name → VF properties as the driver reports them.
     pub vf_info: BTreeMap<String, Vec<VfInfo>>,
-    /// netdev → hw-tc-offload active. Only known on a real kernel (ethtool netlink); unknown
-    /// means not planned, since a fixture tree cannot apply it.
+    /// netdev (PF or representor) → hw-tc-offload active, for those that can have it. Only
+    /// known on a real kernel (ethtool netlink); unknown means not planned, since a fixture
+    /// tree cannot apply it.
     pub hw_tc: BTreeMap<String, bool>,
     /// (IB device, VF, kind) → current GUID.
     pub guids: BTreeMap<(String, u32, GuidKind), Guid>,
@@ -505,8 +508,14 @@ pub fn plan_pf(
         // a new GUID takes effect; without `bind` the kernel's autoprobe did it already.
         Some(Bind::None) | None => {}
     }
-    if switchdev && c.hw_tc_offload && extra.hw_tc.get(&pf) == Some(&false) {
-        steps.push(Step::HwTcOffload { ifname: pf.clone() });
+    if switchdev && c.hw_tc_offload {
+        let off = |n: &String| extra.hw_tc.get(n) == Some(&false);
+        // new representors (this run creates them) are checked when the step runs
+        let new_reps = steps.iter().any(|s| matches!(s, Step::WaitReps { .. }))
+            && extra.hw_tc.contains_key(&pf);
+        if off(&pf) || new_reps || s.reps.values().any(off) {
+            steps.push(Step::HwTcOffload { pf: pf.clone() });
+        }
     }
     Ok(steps)
 }

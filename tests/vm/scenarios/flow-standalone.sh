@@ -76,13 +76,17 @@ check_contains "VF 1 spoof checking off" "spoof checking off" "$vfline"
 check_contains "netdevsim eswitch is switchdev" "mode switchdev" "$(devlink dev eswitch show netdevsim/netdevsim1 2>&1)"
 for port in pf0vf0 pf0vf1; do
     check "representor $port present" sh -c "grep -lx $port /sys/class/net/*/phys_port_name"
+    rep=$(grep -lx $port /sys/class/net/*/phys_port_name | cut -d/ -f5)
+    tc=$(/usr/sbin/ethtool -k "$rep" | grep '^hw-tc-offload:')
+    log "representor $rep: $tc"
+    check "hw-tc-offload on representor $rep, or fixed off by its driver ($tc)" sh -c "case '$tc' in *': on'*|*'[fixed]'*) ;; *) exit 1 ;; esac"
 done
 check "ready marker of this boot" grep -q "$(cat /proc/sys/kernel/random/boot_id)" /run/sriov-offload/ready
 check "legacy marker touched" test -e /tmp/vf_done.offload
 check "no failed marker" test ! -e /run/sriov-offload/failed
 check_eq "VF map lists 16 VFs" 16 "$(grep -c '"vf":' /run/sriov-offload/vf-map.json)"
 check_contains "VF map: netdevsim VF 1 has its representor" '"representor": "' "$(grep -A4 "\"pf\": \"$NSIM_PF\"" /run/sriov-offload/vf-map.json)"
-check "hw-tc-offload on $NSIM_PF" sh -c "/usr/sbin/ethtool -k $NSIM_PF 2>/dev/null | grep -q 'hw-tc-offload: on' || ! test -x /usr/sbin/ethtool"
+check "hw-tc-offload on $NSIM_PF" sh -c "/usr/sbin/ethtool -k $NSIM_PF | grep -q 'hw-tc-offload: on'"
 
 # --- a second run (ifreload, a unit restarted) changes nothing ---
 ip link set "$(netdev_of "$(vfs_of "$ROOT_PF" | sed -n 3p)")" up
