@@ -141,7 +141,7 @@ touch "$WORK/console.log" "$WORK/report.log"
 T0=$(date +%s.%N)
 timeout --kill-after=10 "$TIMEOUT" "$QEMU" \
     -nodefaults -no-user-config -display none -no-reboot \
-    -machine q35 -accel tcg,thread=multi -cpu max \
+    -machine q35 -accel "tcg,thread=${SRIOV_TESTBED_TCG_THREAD:-single}" -cpu max \
     -smp 4,sockets=2,cores=2,threads=1 -m $((2 * MEM_NODE))M \
     -object memory-backend-ram,id=mem0,size=${MEM_NODE}M \
     -object memory-backend-ram,id=mem1,size=${MEM_NODE}M \
