@@ -123,6 +123,16 @@ pf_on_numa() {
     done
     return 1
 }
+# igb_pair: the test bed's two igb PFs: sets P (the PCI devices dir), ROOT_PF and NUMA1_PF
+# (PCI addresses: root complex, NUMA node 1) and S1, S2 (their netdevs), or ends the scenario.
+igb_pair() {
+    P=/sys/bus/pci/devices
+    ROOT_PF=$(pf_on_numa -1)
+    NUMA1_PF=$(pf_on_numa 1)
+    require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
+    S1=$(netdev_of "$ROOT_PF")
+    S2=$(netdev_of "$NUMA1_PF")
+}
 # netdev_of BDF: the network interface name of a PCI function (empty if none)
 netdev_of() { ls "/sys/bus/pci/devices/$1/net" 2>/dev/null | head -1; }
 # driver_of BDF: the bound driver's name (empty if unbound)

@@ -2,12 +2,7 @@
 # out), the failed marker and no ready marker, and no VF in use is touched. A guest VF on the
 # NUMA-node-1 PF stays up throughout and must survive every fault.
 
-P=/sys/bus/pci/devices
-ROOT_PF=$(pf_on_numa -1)
-NUMA1_PF=$(pf_on_numa 1)
-require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
-S1=$(netdev_of "$ROOT_PF")
-S2=$(netdev_of "$NUMA1_PF")
+igb_pair
 mkdir -p /etc/sriov-offload
 CFG=/etc/sriov-offload/config.toml
 

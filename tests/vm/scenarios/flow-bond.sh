@@ -3,12 +3,7 @@
 # after. Then an `ifreload` (pre + post again) with guests' VF netdevs up changes nothing, and
 # two runs started together on the same PFs serialise on the lock and both succeed.
 
-P=/sys/bus/pci/devices
-ROOT_PF=$(pf_on_numa -1)
-NUMA1_PF=$(pf_on_numa 1)
-require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
-S1=$(netdev_of "$ROOT_PF")
-S2=$(netdev_of "$NUMA1_PF")
+igb_pair
 
 mkdir -p /etc/sriov-offload
 cat >/etc/sriov-offload/config.toml <<EOF

@@ -5,10 +5,7 @@
 # ready marker. Then: a second run changes nothing; a count change with a VF netdev up is
 # refused; wait-offload wakes on the marker.
 
-P=/sys/bus/pci/devices
-ROOT_PF=$(pf_on_numa -1)
-NUMA1_PF=$(pf_on_numa 1)
-require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
+igb_pair
 
 NSIM=/sys/bus/netdevsim/devices/netdevsim1
 require "netdevsim device 1 with 1 port" write_file /sys/bus/netdevsim/new_device "1 1"

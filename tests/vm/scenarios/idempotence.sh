@@ -5,12 +5,7 @@
 # report `0 step(s), 0 write(s)` and leave every VF netdev as it was (name, ifindex, driver,
 # flags, VF properties). Then 10 times two runs started together on the same PF both succeed.
 
-P=/sys/bus/pci/devices
-ROOT_PF=$(pf_on_numa -1)
-NUMA1_PF=$(pf_on_numa 1)
-require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
-S1=$(netdev_of "$ROOT_PF")
-S2=$(netdev_of "$NUMA1_PF")
+igb_pair
 RUNS=100
 ROUNDS=10
 

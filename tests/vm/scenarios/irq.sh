@@ -5,10 +5,7 @@
 # vectors and the new ones are placed in the same run; XPS follows the IRQs; a second run
 # writes nothing. igb requests its vectors only when the link goes up: interfaces go up first.
 
-P=/sys/bus/pci/devices
-ROOT_PF=$(pf_on_numa -1)
-NUMA1_PF=$(pf_on_numa 1)
-require "two igb PFs" test -n "$ROOT_PF" -a -n "$NUMA1_PF"
+igb_pair
 ROOT_DEV=$(netdev_of "$ROOT_PF")
 NUMA1_DEV=$(netdev_of "$NUMA1_PF")
 log "root bus PF $ROOT_PF ($ROOT_DEV), NUMA node 1 PF $NUMA1_PF ($NUMA1_DEV), online CPUs $(cat /sys/devices/system/cpu/online)"
