@@ -70,8 +70,10 @@ mkdir -p "$KDIR"
 
 # --- 3. host packages ---
 pkg_installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
+# systemd: systemd-analyze verify of the units (tests/generator.rs); procps: pkill in
+# run-scenario.sh; both absent from minimal images
 PKGS=(busybox-static cpio xz-utils gzip debootstrap kmod "linux-headers-$KVER" "linux-source-$KSERIES"
-    build-essential iproute2 ethtool strace)
+    build-essential iproute2 ethtool strace systemd procps)
 missing=()
 for p in "${PKGS[@]}"; do pkg_installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -86,6 +88,11 @@ if ! pkg_installed qemu-system-x86 || [ "$(qemu_major)" -lt 10 ]; then
         { apt_update; apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null; }
 fi
 [ "$(qemu_major)" -ge 10 ] || die "qemu-system-x86 >= 10 needed (igb device), got $(qemu_major)"
+# cargo-deb builds the project's .deb that the systemd boot scenarios install in the guest
+if ! command -v cargo-deb >/dev/null; then
+    log "installing cargo-deb from crates.io"
+    cargo install --locked --quiet cargo-deb || die "cargo install cargo-deb failed"
+fi
 
 # --- 4. kernel image + modules, extracted into the cache (not installed on the host) ---
 if [ ! -s "$KDIR/kernel/.done" ]; then
