@@ -286,7 +286,7 @@ pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, String>> 
 
 /// VF-LAG state of an mlx5 PF, from debugfs; `None` when the file does not exist.
 pub fn lag_state(host: &Host, pci: &str) -> Result<Option<String>> {
-    host.read_opt(&host.sys(format!("kernel/debug/mlx5/{pci}/lag/state")))
+    host.read_opt(&lag_state_path(host, pci))
 }
 
 pub fn lag_state_path(host: &Host, pci: &str) -> PathBuf {
