@@ -1,18 +1,20 @@
 //! Runs the flow: pick the PFs this invocation is about, lock them, observe, plan, execute the
 //! steps in order (waits are event-driven), verify, publish the VF map and the markers.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::config::{BondConfig, Config, PfConfig};
+use crate::config::{BondConfig, Config};
 use crate::host::{errno_of, Host};
 use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::marker::{self, MapEntry, PfSummary};
-use crate::observe::{self, GuidKind, PfState};
-use crate::plan::{self, Extra, Input, Phase, Refusal, Step};
+use crate::observe::{self, HostState, PfState};
+use crate::plan::{self, Input, Phase, Refusal, Step};
+use crate::select::{self, Named, Resolved, Target};
+use crate::types::IfName;
+use crate::wait::Waiter;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -20,7 +22,7 @@ pub struct Options {
     pub force: bool,
     pub dry_run: bool,
     /// Interfaces named on the command line or by ifupdown's `$IFACE`; empty = all configured.
-    pub ifaces: Vec<String>,
+    pub ifaces: Vec<IfName>,
 }
 
 #[derive(Debug, Default)]
@@ -46,165 +48,83 @@ impl std::fmt::Display for Refused {
 }
 impl std::error::Error for Refused {}
 
-struct Target<'c> {
-    cfg: &'c PfConfig,
-    name: String,
-}
-
-/// Resolves every configured PF to its netdev name. A configured PF that is absent is an
-/// error when it is targeted: boot ordering should have waited for the device.
-fn resolve<'c>(host: &Host, cfg: &'c Config) -> Result<Vec<(&'c PfConfig, Option<String>)>> {
-    cfg.pfs
-        .iter()
-        .map(|p| Ok((p, observe::resolve_pf(host, &p.matcher)?)))
-        .collect()
-}
-
+/// The PFs this run is about. A configured PF that is absent is an error when it is
+/// targeted: boot ordering should have waited for the device.
 fn select<'c>(
     host: &Host,
     cfg: &'c Config,
-    resolved: &[(&'c PfConfig, Option<String>)],
+    resolved: &[Resolved<'c>],
     opts: &Options,
 ) -> Result<Vec<Target<'c>>> {
-    let ifaces = &opts.ifaces;
-    let missing = |p: &PfConfig| {
-        anyhow!(
-            "configured PF ({}, {}) is not on this host: no such interface",
-            p.matcher,
-            p.origin
-        )
-    };
     let mut out: Vec<Target> = vec![];
-    let mut add = |p: &'c PfConfig, n: &Option<String>| -> Result<()> {
-        let name = n.clone().ok_or_else(|| missing(p))?;
+    let mut add = |r: &Resolved<'c>| -> Result<()> {
+        let name = r.name.clone().ok_or_else(|| {
+            anyhow!(
+                "configured PF ({}, {}) is not on this host: no such interface",
+                r.cfg.matcher,
+                r.cfg.origin
+            )
+        })?;
         if !out.iter().any(|t| t.name == name) {
-            out.push(Target { cfg: p, name });
+            out.push(Target { cfg: r.cfg, name });
         }
         Ok(())
     };
-    if ifaces.is_empty() {
-        for (p, n) in resolved {
-            add(p, n)?;
+    if opts.ifaces.is_empty() {
+        for r in resolved {
+            add(r)?;
         }
         return Ok(out);
     }
-    for i in ifaces {
-        if let Some(b) = cfg.bonds.iter().find(|b| b.name.as_str() == i) {
-            for s in &b.slaves {
-                let (p, n) = resolved
-                    .iter()
-                    .find(|(p, n)| {
-                        n.as_deref() == Some(s.as_str())
-                            || matches!(&p.matcher, crate::config::PfMatch::Name(m) if m == s)
-                    })
-                    .ok_or_else(|| {
+    for i in &opts.ifaces {
+        match select::classify(host, cfg, resolved, i)? {
+            Named::Bond(b) => {
+                for s in &b.slaves {
+                    let r = select::slave(resolved, s).ok_or_else(|| {
                         anyhow!(
                             "bond {} ({}): slave {s} is not a configured [[pf]]",
                             b.name,
                             b.origin
                         )
                     })?;
-                add(p, n)?;
-            }
-        } else if let Some((p, n)) = resolved.iter().find(|(_, n)| n.as_deref() == Some(i)) {
-            // ifupdown2 brings a bond's slaves up before the bond: a slave's post-up is too
-            // early for the bond's post steps (LAG, mode after bond). The bond's own post-up
-            // does them; until it is enslaved, the slave's post-up is not ours.
-            if opts.phase == Phase::Post {
-                if let Some(b) = cfg.bond_of(i) {
-                    let master = host.link_name(&host.sys(format!("class/net/{i}/master")))?;
-                    if master.as_deref() != Some(b.name.as_str()) {
-                        continue;
-                    }
+                    add(r)?;
                 }
             }
-            add(p, n)?;
+            Named::Pf(r) => {
+                // ifupdown2 brings a bond's slaves up before the bond: a slave's post-up is
+                // too early for the bond's post steps (LAG, mode after bond). The bond's own
+                // post-up does them; until it is enslaved, the slave's post-up is not ours.
+                if opts.phase == Phase::Post {
+                    if let Some(b) = cfg.bond_of(i.as_str()) {
+                        if host.netdev(i).master()?.as_ref() != Some(&b.name) {
+                            continue;
+                        }
+                    }
+                }
+                add(r)?;
+            }
+            Named::Vf { .. } | Named::Other => {}
         }
     }
     Ok(out)
 }
 
-fn bond_ctx<'c>(cfg: &'c Config, pf: &str) -> Option<(&'c BondConfig, usize)> {
-    let b = cfg.bond_of(pf)?;
-    let idx = b.slaves.iter().position(|s| s.as_str() == pf)?;
+fn bond_ctx<'c>(cfg: &'c Config, pf: &IfName) -> Option<(&'c BondConfig, usize)> {
+    let b = cfg.bond_of(pf.as_str())?;
+    let idx = b.slaves.iter().position(|s| s == pf)?;
     Some((b, idx))
 }
 
-fn gather_extra(
-    host: &Host,
-    kernel: &mut Kernel,
-    cfg: &Config,
-    states: &[(&PfConfig, PfState)],
-) -> Result<Extra> {
-    let mut x = Extra {
-        hostname: host.hostname().unwrap_or_default(),
-        ..Extra::default()
-    };
-    for (pc, s) in states {
-        if !pc.vf.is_empty() {
-            if let Some(info) = kernel.vf_info(&s.name)? {
-                x.vf_info.insert(s.name.clone(), info);
-            }
-        }
-        if pc.hw_tc_offload && host.is_real() {
-            // a PF without the feature reads as "off": enabling it then fails, naming it
-            let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
-            x.hw_tc.insert(s.name.clone(), on);
-            for rep in s.reps.values() {
-                if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
-                    if f.supported() {
-                        x.hw_tc.insert(rep.clone(), f.active);
-                    }
-                }
-            }
-        }
-        if let Some((b, _)) = bond_ctx(cfg, &s.name) {
-            if b.vf_lag {
-                let st = observe::lag_state(host, &s.dev_name)?;
-                x.lag_active
-                    .insert(s.name.clone(), st.as_deref() == Some("active"));
-            }
-            if let Some(ib) = &b.ib {
-                for vf in 0..s.numvfs {
-                    for kind in [GuidKind::Node, GuidKind::Port] {
-                        if let Some(g) = observe::ib_guid(host, &ib.device, vf, kind)? {
-                            x.guids.insert((ib.device.clone(), vf, kind), g);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(x)
-}
-
-fn observe_all<'c>(
-    host: &Host,
-    kernel: &mut Kernel,
-    targets: &[Target<'c>],
-) -> Result<Vec<(&'c PfConfig, PfState)>> {
-    targets
-        .iter()
-        .map(|t| Ok((t.cfg, observe::observe_pf(host, kernel, &t.name)?)))
-        .collect()
-}
-
-fn plan_all(
-    cfg: &Config,
-    states: &[(&PfConfig, PfState)],
-    extra: &Extra,
-    phase: Phase,
-    force: bool,
-) -> Result<Vec<Vec<Step>>> {
+fn plan_all(cfg: &Config, state: &HostState, phase: Phase, force: bool) -> Result<Vec<Vec<Step>>> {
     let mut plans = vec![];
     let mut refusals = vec![];
-    for (pc, s) in states {
+    for (pc, s) in &state.pfs {
         let inp = Input {
             cfg: pc,
             state: s,
             bond: bond_ctx(cfg, &s.name),
         };
-        match plan::plan_pf(&inp, extra, phase, force) {
+        match plan::plan_pf(&inp, &state.facts, phase, force) {
             Ok(p) => plans.push(p),
             Err(r) => refusals.push(r),
         }
@@ -218,7 +138,7 @@ fn plan_all(
 /// Computes the plan without taking locks or writing anything (`--dry-run`, `plan`).
 pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
     let mut kernel = Kernel::new(host);
-    let resolved = resolve(host, cfg)?;
+    let resolved = select::resolve(host, cfg)?;
     let targets = select(host, cfg, &resolved, opts)?;
     if targets.is_empty() {
         return Ok(Report {
@@ -226,9 +146,8 @@ pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
             ..Report::default()
         });
     }
-    let states = observe_all(host, &mut kernel, &targets)?;
-    let extra = gather_extra(host, &mut kernel, cfg, &states)?;
-    let plans = plan_all(cfg, &states, &extra, opts.phase, opts.force)?;
+    let state = observe::observe(host, &mut kernel, cfg, &targets)?;
+    let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
     Ok(Report {
         planned: plans.into_iter().flatten().collect(),
         ..Report::default()
@@ -250,7 +169,7 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
         });
     }
     let legacy = cfg.boot.legacy_marker.as_deref();
-    let resolved = resolve(host, cfg);
+    let resolved = select::resolve(host, cfg);
     // an interface we do not configure: not ours, not an error, no marker touched
     if let Ok(r) = &resolved {
         if !opts.ifaces.is_empty() && select(host, cfg, r, opts).is_ok_and(|t| t.is_empty()) {
@@ -274,38 +193,70 @@ fn run_inner(
     cfg: &Config,
     opts: &Options,
     log: &Log,
-    resolved: &[(&PfConfig, Option<String>)],
+    resolved: &[Resolved],
 ) -> Result<Report> {
     let start = Instant::now();
     let deadline = start + cfg.timeout;
     let targets = select(host, cfg, resolved, opts)?;
     let mut kernel = Kernel::new(host);
     // subscribe before anything changes, so no event between a write and the wait is lost
-    let mut waiter = crate::wait::Waiter::new(host)?;
+    let mut waiter = Waiter::new(host)?;
     marker::clear_stale(host, cfg.boot.legacy_marker.as_deref())?;
+    let _locks = lock_targets(host, &targets, log)?;
 
+    let state = observe::observe(host, &mut kernel, cfg, &targets)?;
+    let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
+    log_nothing_to_do(&state, &plans, log);
+    let ex = Executor {
+        host,
+        state: &state,
+        deadline,
+        log,
+    };
+    let (executed, thread_writes) = ex.run(&mut kernel, &mut waiter, &stages(&plans))?;
+    let ready = verify_and_publish(
+        host,
+        &mut kernel,
+        cfg,
+        opts,
+        log,
+        resolved,
+        &targets,
+        executed,
+    )?;
+    Ok(Report {
+        not_ours: false,
+        planned: plans.into_iter().flatten().collect(),
+        executed,
+        writes: host.writes() + kernel.writes + thread_writes,
+        elapsed: start.elapsed(),
+        ready,
+    })
+}
+
+/// Takes the per-PF locks (by device name, so a renamed netdev is the same lock).
+fn lock_targets(host: &Host, targets: &[Target], log: &Log) -> Result<crate::lock::Locks> {
     let devices: Vec<String> = targets
         .iter()
         .map(|t| {
-            std::fs::canonicalize(host.sys(format!("class/net/{}/device", t.name)))
+            host.netdev(&t.name)
+                .device()
                 .ok()
-                .and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| t.name.clone())
+                .flatten()
+                .map(|d| d.name().to_string())
+                .unwrap_or_else(|| t.name.to_string())
         })
         .collect();
-    let _locks = crate::lock::lock_all(host, &devices, |d| {
+    crate::lock::lock_all(host, &devices, |d| {
         log.info(&format!("{d}: another run holds the lock, waiting for it"))
-    })?;
+    })
+}
 
-    let states = observe_all(host, &mut kernel, &targets)?;
-    let extra = gather_extra(host, &mut kernel, cfg, &states)?;
-    let plans = plan_all(cfg, &states, &extra, opts.phase, opts.force)?;
-    let by_name: BTreeMap<String, &PfState> =
-        states.iter().map(|(_, s)| (s.name.clone(), s)).collect();
-    for (_, s) in &states {
-        if plans.iter().flatten().all(|st| st.pf() != s.name) {
+fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {
+    for (_, s) in &state.pfs {
+        if plans.iter().flatten().all(|st| st.pf() != &s.name) {
             log.skipped(
-                &s.name,
+                s.name.as_str(),
                 &format!(
                     "{}: nothing to do ({} VFs, eswitch {}, {} representors)",
                     s.name,
@@ -316,17 +267,19 @@ fn run_inner(
             );
         }
     }
+}
 
-    // Stage the steps so that PFs progress together: everything before the waits on every PF,
-    // then the waits, then the rest — the kernel works on all PFs while we wait on one.
+fn is_wait(s: &Step) -> bool {
+    matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. })
+}
+
+/// Stages the steps so that PFs progress together: everything before the waits on every PF,
+/// then the waits, then the rest — the kernel works on all PFs while we wait on one.
+fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 3] {
     let mut stages: [Vec<&Step>; 3] = [vec![], vec![], vec![]];
-    for p in &plans {
-        let first_wait = p
-            .iter()
-            .position(|s| matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. }));
-        let last_wait = p
-            .iter()
-            .rposition(|s| matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. }));
+    for p in plans {
+        let first_wait = p.iter().position(is_wait);
+        let last_wait = p.iter().rposition(is_wait);
         for (i, s) in p.iter().enumerate() {
             let stage = match (first_wait, last_wait) {
                 (Some(f), _) if i < f => 0,
@@ -337,40 +290,65 @@ fn run_inner(
             stages[stage].push(s);
         }
     }
-    let find_pf = |s: &Step| -> Result<&PfState> {
-        by_name
-            .get(s.pf())
-            .copied()
-            .with_context(|| format!("internal: step for unknown PF {}", s.pf()))
-    };
-    let run_one = |kernel: &mut Kernel, waiter: Option<&mut crate::wait::Waiter>, s: &Step| {
-        let pf = find_pf(s)?;
+    stages
+}
+
+/// Executes staged steps against the observed state.
+struct Executor<'a> {
+    host: &'a Host,
+    state: &'a HostState<'a>,
+    deadline: Instant,
+    log: &'a Log,
+}
+
+impl Executor<'_> {
+    fn one(&self, kernel: &mut Kernel, waiter: Option<&mut Waiter>, s: &Step) -> Result<()> {
+        let pf = self
+            .state
+            .pf(s.pf())
+            .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
         let t0 = Instant::now();
         match waiter {
-            Some(w) => exec_wait(host, kernel, w, deadline, s, pf)?,
-            None => exec(host, kernel, s, pf)?,
+            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf)?,
+            None => exec(self.host, kernel, s, pf)?,
         }
-        log.step(
-            s.pf(),
+        self.log.step(
+            s.pf().as_str(),
             s.kind(),
             &format!("{s} ({} ms)", t0.elapsed().as_millis()),
         );
-        anyhow::Ok(())
-    };
-    let mut executed = 0;
-    let mut thread_writes = 0;
-    for (i, stage) in stages.iter().enumerate() {
-        if i == 1 {
-            // the waits: the kernel works on every PF meanwhile, so one after the other
-            for s in stage {
-                run_one(&mut kernel, Some(&mut waiter), s)?;
-                executed += 1;
+        Ok(())
+    }
+
+    /// Returns (steps executed, netlink writes made by worker threads).
+    fn run(
+        &self,
+        kernel: &mut Kernel,
+        waiter: &mut Waiter,
+        stages: &[Vec<&Step>; 3],
+    ) -> Result<(usize, u32)> {
+        let mut executed = 0;
+        let mut thread_writes = 0;
+        for (i, stage) in stages.iter().enumerate() {
+            if i == 1 {
+                // the waits: the kernel works on every PF meanwhile, so one after the other
+                for s in stage {
+                    self.one(kernel, Some(&mut *waiter), s)?;
+                    executed += 1;
+                }
+                continue;
             }
-            continue;
+            let (n, w) = self.side_by_side(kernel, stage)?;
+            executed += n;
+            thread_writes += w;
         }
-        // Each PF's steps in order, PFs side by side: creating 32 VFs or probing their
-        // drivers takes the kernel hundreds of ms per PF, and PFs do not depend on each other.
-        let mut groups: Vec<(&str, Vec<&Step>)> = vec![];
+        Ok((executed, thread_writes))
+    }
+
+    /// Each PF's steps in order, PFs side by side: creating 32 VFs or probing their drivers
+    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other.
+    fn side_by_side(&self, kernel: &mut Kernel, stage: &[&Step]) -> Result<(usize, u32)> {
+        let mut groups: Vec<(&IfName, Vec<&Step>)> = vec![];
         for s in stage {
             match groups.iter_mut().find(|(pf, _)| *pf == s.pf()) {
                 Some((_, v)) => v.push(s),
@@ -379,22 +357,20 @@ fn run_inner(
         }
         if groups.len() <= 1 {
             for s in stage {
-                run_one(&mut kernel, None, s)?;
-                executed += 1;
+                self.one(kernel, None, s)?;
             }
-            continue;
+            return Ok((stage.len(), 0));
         }
         let results: Vec<(usize, u32, Result<()>)> = std::thread::scope(|sc| {
             let handles: Vec<_> = groups
                 .iter()
                 .map(|(_, steps)| {
-                    let run_one = &run_one;
                     sc.spawn(move || {
-                        let mut k = Kernel::new(host);
+                        let mut k = Kernel::new(self.host);
                         let mut n = 0;
                         let mut res = Ok(());
                         for s in steps {
-                            res = run_one(&mut k, None, s);
+                            res = self.one(&mut k, None, s);
                             if res.is_err() {
                                 break;
                             }
@@ -412,10 +388,11 @@ fn run_inner(
                 })
                 .collect()
         });
+        let (mut executed, mut writes) = (0, 0);
         let mut errors = vec![];
         for (n, w, r) in results {
             executed += n;
-            thread_writes += w;
+            writes += w;
             if let Err(e) = r {
                 errors.push(format!("{e:#}"));
             }
@@ -423,56 +400,62 @@ fn run_inner(
         if !errors.is_empty() {
             bail!("{}", errors.join("\n"));
         }
+        Ok((executed, writes))
     }
+}
 
-    // A second look. On a real kernel it must find nothing left to do for the targets
-    // (verification). After post it also decides the ready marker, which needs every
-    // configured PF: one look at all of them serves both.
+/// A second look. On a real kernel it must find nothing left to do for the targets
+/// (verification). After post it also decides the ready marker, which needs every configured
+/// PF: one look at all of them serves both.
+#[allow(clippy::too_many_arguments)]
+fn verify_and_publish(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &Config,
+    opts: &Options,
+    log: &Log,
+    resolved: &[Resolved],
+    targets: &[Target],
+    executed: usize,
+) -> Result<bool> {
     let all: Option<Vec<Target>> = resolved
         .iter()
-        .map(|(p, n)| n.clone().map(|name| Target { cfg: p, name }))
+        .map(|r| r.name.clone().map(|name| Target { cfg: r.cfg, name }))
         .collect();
     let look: &[Target] = match (&all, opts.phase) {
         (Some(all), Phase::Post) => all,
-        _ => &targets,
+        _ => targets,
     };
     let verify = host.is_real() && executed > 0;
-    let mut ready = false;
-    if verify || opts.phase == Phase::Post {
-        let states2 = observe_all(host, &mut kernel, look)?;
-        let extra2 = gather_extra(host, &mut kernel, cfg, &states2)?;
-        let plans2 = plan_all(cfg, &states2, &extra2, opts.phase, true)?;
-        let is_target = |name: &str| targets.iter().any(|t| t.name == name);
-        let left: Vec<String> = states2
-            .iter()
-            .zip(&plans2)
-            .filter(|((_, st), _)| is_target(&st.name))
-            .flat_map(|(_, p)| p.iter().map(|s| s.to_string()))
-            .collect();
-        if verify && !left.is_empty() {
-            bail!(
-                "after applying, the host still differs from the config: {}",
-                left.join("; ")
-            );
-        }
-        if opts.phase == Phase::Post {
-            ready = match &all {
-                None => {
-                    log.info("not marking ready: a configured PF is not present yet");
-                    false
-                }
-                Some(_) => publish(host, cfg, &states2, &extra2, &plans2, log)?,
-            };
-        }
+    if !verify && opts.phase != Phase::Post {
+        return Ok(false);
     }
-    Ok(Report {
-        not_ours: false,
-        planned: plans.into_iter().flatten().collect(),
-        executed,
-        writes: host.writes() + kernel.writes + thread_writes,
-        elapsed: start.elapsed(),
-        ready,
-    })
+    let state = observe::observe(host, kernel, cfg, look)?;
+    let plans = plan_all(cfg, &state, opts.phase, true)?;
+    let is_target = |name: &IfName| targets.iter().any(|t| &t.name == name);
+    let left: Vec<String> = state
+        .pfs
+        .iter()
+        .zip(&plans)
+        .filter(|((_, st), _)| is_target(&st.name))
+        .flat_map(|(_, p)| p.iter().map(|s| s.to_string()))
+        .collect();
+    if verify && !left.is_empty() {
+        bail!(
+            "after applying, the host still differs from the config: {}",
+            left.join("; ")
+        );
+    }
+    if opts.phase != Phase::Post {
+        return Ok(false);
+    }
+    match &all {
+        None => {
+            log.info("not marking ready: a configured PF is not present yet");
+            Ok(false)
+        }
+        Some(_) => publish(host, cfg, &state, &plans, log),
+    }
 }
 
 /// When every configured PF is fully configured (`plans` all empty), publishes the VF map
@@ -480,12 +463,11 @@ fn run_inner(
 fn publish(
     host: &Host,
     cfg: &Config,
-    states: &[(&PfConfig, PfState)],
-    extra: &Extra,
+    state: &HostState,
     plans: &[Vec<Step>],
     log: &Log,
 ) -> Result<bool> {
-    if let Some((s, p)) = states.iter().zip(plans).find(|(_, p)| !p.is_empty()) {
+    if let Some((s, p)) = state.pfs.iter().zip(plans).find(|(_, p)| !p.is_empty()) {
         log.info(&format!(
             "not marking ready yet: {} still needs {} step(s), e.g. {}",
             s.1.name,
@@ -496,8 +478,8 @@ fn publish(
     }
     let mut map = vec![];
     let mut summary = vec![];
-    for (pc, s) in states {
-        let info = extra.vf_info.get(&s.name);
+    for (pc, s) in &state.pfs {
+        let info = state.facts.vf_info.get(&s.name);
         for v in &s.vfs {
             let nd = v.netdevs.first();
             let mac = info
@@ -543,25 +525,12 @@ fn publish(
     Ok(true)
 }
 
-fn vf_pci(host: &Host, pf: &PfState, vf: u32) -> Result<String> {
-    host.link_name(&pf.device.join(format!("virtfn{vf}")))?
-        .with_context(|| {
-            format!(
-                "{}: VF {vf} does not exist ({} is missing)",
-                pf.name,
-                pf.device.join(format!("virtfn{vf}")).display()
-            )
-        })
-}
-
 fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<()> {
+    let nd = host.netdev(&pf.name);
     match step {
-        Step::Autoprobe { on, .. } => host.write(
-            &pf.device.join("sriov_drivers_autoprobe"),
-            if *on { "1" } else { "0" },
-        ),
+        Step::Autoprobe { on, .. } => nd.physical_device()?.set_autoprobe(*on),
         Step::NumVfs { count, .. } => {
-            let r = host.write(&pf.device.join("sriov_numvfs"), &count.to_string());
+            let r = nd.physical_device()?.set_numvfs(*count);
             if let Err(e) = &r {
                 if errno_of(e) == Some(nix::errno::Errno::EBUSY as i32) {
                     return r.context(format!(
@@ -573,18 +542,14 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             r.with_context(|| format!("{}: setting {count} VFs", pf.name))
         }
         Step::Unbind { vf, driver, .. } => {
-            let pci = vf_pci(host, pf, *vf)?;
-            host.write(&host.sys(format!("bus/pci/drivers/{driver}/unbind")), &pci)
-                .with_context(|| format!("{}: unbinding VF {vf} ({pci}) from {driver}", pf.name))
+            let dev = nd.physical_device()?.vf(*vf)?;
+            host.pci_driver(driver)
+                .unbind(&dev)
+                .with_context(|| format!("{}: VF {vf}", pf.name))
         }
-        Step::Eswitch { mode, .. } => kernel.set_eswitch_mode(
-            host,
-            pf.eswitch_source.as_ref(),
-            &pf.bus,
-            &pf.dev_name,
-            &pf.name,
-            *mode,
-        ),
+        Step::Eswitch { mode, .. } => {
+            kernel.set_eswitch_mode(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, *mode)
+        }
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
         Step::WaitLag { .. } | Step::WaitReps { .. } => {
             bail!("internal: a wait step outside the wait stage: {step}")
@@ -595,26 +560,21 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             kind,
             guid,
             ..
-        } => host.write(
-            &observe::ib_guid_path(host, device, *vf, *kind),
-            &guid.to_string(),
-        ),
+        } => host.ib_device(device).set_guid(*vf, *kind, *guid),
         Step::Bind { vfs, driver, .. } => {
-            let drv = host.sys(format!("bus/pci/drivers/{driver}"));
-            if !host.exists(&drv) {
-                bail!(
-                    "{}: cannot bind VFs to {driver}: the driver is not loaded ({} is missing)",
-                    pf.name,
-                    drv.display()
-                );
-            }
+            host.pci_driver(driver)
+                .require_loaded()
+                .with_context(|| format!("{}: cannot bind VFs to {driver}", pf.name))?;
+            let dev = nd.physical_device()?;
             for vf in vfs {
-                bind_vf(host, pf, *vf, driver)?;
+                dev.vf(*vf)?
+                    .bind(driver)
+                    .with_context(|| format!("{}: VF {vf}", pf.name))?;
             }
             Ok(())
         }
         Step::HwTcOffload { .. } => {
-            let on = |k: &mut Kernel, ifname: &str| {
+            let on = |k: &mut Kernel, ifname: &IfName| {
                 k.set_feature(ifname, "hw-tc-offload", true)
                     .with_context(|| format!("{ifname}: enabling hw-tc-offload"))
             };
@@ -622,7 +582,7 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
                 on(kernel, &pf.name)?;
             }
             // representors as they are now: this run may have created them
-            for rep in current_reps(host, kernel, pf)?.values() {
+            for rep in observe::current_reps(host, kernel, pf)?.values() {
                 if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
                     if f.changeable && !f.active {
                         on(kernel, rep)?;
@@ -634,48 +594,22 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
     }
 }
 
-/// Binds one VF with autoprobe off: `driver_override` makes the kernel allow the probe, the
-/// probe is synchronous, then the override is cleared so later rebinds (libvirt, driverctl)
-/// behave as usual.
-fn bind_vf(host: &Host, pf: &PfState, vf: u32, driver: &str) -> Result<()> {
-    let pci = vf_pci(host, pf, vf)?;
-    let dev = host.sys(format!("bus/pci/devices/{pci}"));
-    let ctx = || format!("{}: binding VF {vf} ({pci}) to {driver}", pf.name);
-    host.write(&dev.join("driver_override"), driver)
-        .with_context(ctx)?;
-    let probe = host.write(&host.sys("bus/pci/drivers_probe"), &pci);
-    let clear = host.write(&dev.join("driver_override"), "\n");
-    probe.with_context(ctx)?;
-    clear.with_context(ctx)?;
-    if host.is_real() {
-        let now = host.link_name(&dev.join("driver"))?;
-        if now.as_deref() != Some(driver) {
-            bail!(
-                "{}: VF {vf} ({pci}) did not bind to {driver} (driver now: {}); the kernel log says why",
-                pf.name,
-                now.as_deref().unwrap_or("none")
-            );
-        }
-    }
-    Ok(())
-}
-
 fn exec_wait(
     host: &Host,
     kernel: &mut Kernel,
-    waiter: &mut crate::wait::Waiter,
+    waiter: &mut Waiter,
     deadline: Instant,
     step: &Step,
     pf: &PfState,
 ) -> Result<()> {
     match step {
         Step::WaitLag { bond, .. } => {
-            let path = observe::lag_state_path(host, &pf.dev_name);
+            let path = host.mlx5_lag_state_file(&pf.dev_name);
             waiter.until(
                 &format!("VF LAG of {bond} on {}", pf.name),
                 deadline,
                 || {
-                    let st = observe::lag_state(host, &pf.dev_name)?;
+                    let st = host.mlx5_lag_state(&pf.dev_name)?;
                     Ok((st.as_deref() != Some("active")).then(|| {
                         vec![format!(
                             "{} reads {}",
@@ -692,7 +626,7 @@ fn exec_wait(
         }
         Step::WaitReps { vfs, .. } => {
             waiter.until(&format!("representors of {}", pf.name), deadline, || {
-                let reps = current_reps(host, kernel, pf)?;
+                let reps = observe::current_reps(host, kernel, pf)?;
                 let missing: Vec<String> = vfs
                     .iter()
                     .filter(|v| !reps.contains_key(v))
@@ -703,15 +637,4 @@ fn exec_wait(
         }
         _ => exec(host, kernel, step, pf),
     }
-}
-
-/// A PF's representors as they are now: devlink's port list, or (no devlink) sysfs with the
-/// PF's switch id re-read, since it can appear only with switchdev.
-fn current_reps(host: &Host, kernel: &mut Kernel, pf: &PfState) -> Result<BTreeMap<u32, String>> {
-    if let Some(r) = kernel.vf_representors(&pf.bus, &pf.dev_name)? {
-        return Ok(r);
-    }
-    let mut p = pf.clone();
-    p.netdev = observe::netdev(host, &pf.name)?;
-    observe::representors(host, &p)
 }

@@ -67,7 +67,7 @@ pub fn load_config(host: &Host, common: &Common) -> Result<Config, ConfigError> 
 }
 
 /// Interfaces from the arguments, else ifupdown's `$IFACE`. Validated here, at the edge.
-pub fn interfaces(args: &[String]) -> Result<Vec<String>, String> {
+pub fn interfaces(args: &[String]) -> Result<Vec<IfName>, String> {
     let from_env;
     let list: &[String] = if args.is_empty() {
         from_env = std::env::var("IFACE")
@@ -79,9 +79,7 @@ pub fn interfaces(args: &[String]) -> Result<Vec<String>, String> {
     } else {
         args
     };
-    list.iter()
-        .map(|s| s.parse::<IfName>().map(|n| n.to_string()))
-        .collect()
+    list.iter().map(|s| s.parse::<IfName>()).collect()
 }
 
 /// Exit code for an error: typed errors decide, everything else is a failure.

@@ -11,8 +11,7 @@
 //!
 //! Deterministic, unique per (host, PF, VF, kind) on one host, documented in the README.
 
-use crate::observe::GuidKind;
-use crate::types::Guid;
+use crate::types::{Guid, GuidKind};
 
 fn fnv1a64(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

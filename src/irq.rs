@@ -19,7 +19,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -27,10 +26,12 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::cli::{self, Common, AFTER_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::{ChannelsSetting, Config, RingsSetting, TuneConfig};
-use crate::host::{errno_of, Host};
+use crate::host::{errno_of, Device as PciDevice, Host};
+use crate::kernel::Kernel;
 use crate::log::Log;
-use crate::netlink::{self, Channels, ChannelsSet, Ethtool, Hfunc, Rings};
-use crate::observe::resolve_pf;
+use crate::netlink::{self, Channels, ChannelsSet, Hfunc, Rings};
+use crate::select::{self, Named};
+use crate::types::IfName;
 
 pub type CpuSet = BTreeSet<u32>;
 
@@ -258,13 +259,13 @@ impl Settings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
     Pf,
-    Vf { pf: String, index: u32 },
+    Vf { pf: IfName, index: u32 },
 }
 
 /// A netdev to tune.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub ifname: String,
+    pub ifname: IfName,
     pub pci: String,
     pub role: Role,
     pub settings: Settings,
@@ -272,7 +273,7 @@ pub struct Target {
 
 impl Target {
     /// The PF this device belongs to (for log fields).
-    pub fn pf(&self) -> &str {
+    pub fn pf(&self) -> &IfName {
         match &self.role {
             Role::Pf => &self.ifname,
             Role::Vf { pf, .. } => pf,
@@ -284,36 +285,40 @@ impl Target {
 /// netdevs. An interface may be a configured PF (with its VFs), a configured bond (its
 /// configured slaves), or the netdev of a VF of a configured PF (that VF alone, the udev
 /// path). Interfaces that are none of these are not ours.
-pub fn targets(host: &Host, cfg: &Config, ifaces: &[String]) -> Result<(Vec<Target>, Vec<String>)> {
+pub fn targets(host: &Host, cfg: &Config, ifaces: &[IfName]) -> Result<(Vec<Target>, Vec<String>)> {
     let mut notes = vec![];
-    // configured PFs present on this host: (netdev, pci, settings)
+    let resolved = select::resolve(host, cfg)?;
+    // configured PFs present on this host, with their device and settings
     let mut pfs = vec![];
-    for pc in &cfg.pfs {
-        let Some(name) = resolve_pf(host, &pc.matcher)? else {
-            notes.push(format!("configured pf {} is not on this host", pc.matcher));
+    for r in &resolved {
+        let Some(name) = &r.name else {
+            notes.push(format!(
+                "configured pf {} is not on this host",
+                r.cfg.matcher
+            ));
             continue;
         };
-        let Some(pci) = host.link_name(&host.sys(format!("class/net/{name}/device")))? else {
+        let Some(dev) = host.netdev(name).device()? else {
             notes.push(format!("{name} has no device: not tuned"));
             continue;
         };
-        let settings = Settings::from_config(&cfg.tune_for(&pc.matcher))
-            .with_context(|| format!("pf {}", pc.matcher))?;
-        pfs.push((name, pci, settings));
+        let settings = Settings::from_config(&cfg.tune_for(&r.cfg.matcher))
+            .with_context(|| format!("pf {}", r.cfg.matcher))?;
+        pfs.push((name.clone(), dev, settings));
     }
     let mut out: Vec<Target> = vec![];
-    let with_vfs = |out: &mut Vec<Target>, (name, pci, s): &(String, String, Settings)| {
+    let with_vfs = |out: &mut Vec<Target>, (name, dev, s): &(IfName, PciDevice, Settings)| {
         out.push(Target {
             ifname: name.clone(),
-            pci: pci.clone(),
+            pci: dev.name().to_string(),
             role: Role::Pf,
             settings: s.clone(),
         });
-        for (index, vpci) in vfs_of(host, pci)? {
-            for n in host.list(&host.sys(format!("bus/pci/devices/{vpci}/net")))? {
+        for (index, vf) in dev.virtfns()? {
+            for n in vf.netdevs()? {
                 out.push(Target {
-                    ifname: n,
-                    pci: vpci.clone(),
+                    ifname: n.name().clone(),
+                    pci: vf.name().to_string(),
                     role: Role::Vf {
                         pf: name.clone(),
                         index,
@@ -324,6 +329,7 @@ pub fn targets(host: &Host, cfg: &Config, ifaces: &[String]) -> Result<(Vec<Targ
         }
         anyhow::Ok(())
     };
+    let find = |n: &IfName| pfs.iter().find(|p| &p.0 == n);
     if ifaces.is_empty() {
         for pf in &pfs {
             with_vfs(&mut out, pf)?;
@@ -331,58 +337,40 @@ pub fn targets(host: &Host, cfg: &Config, ifaces: &[String]) -> Result<(Vec<Targ
         return Ok((out, notes));
     }
     for i in ifaces {
-        if let Some(pf) = pfs.iter().find(|p| &p.0 == i) {
-            with_vfs(&mut out, pf)?;
-        } else if let Some(b) = cfg.bonds.iter().find(|b| b.name.as_str() == i) {
-            for pf in pfs
-                .iter()
-                .filter(|p| b.slaves.iter().any(|s| s.as_str() == p.0))
-            {
-                with_vfs(&mut out, pf)?;
+        match select::classify(host, cfg, &resolved, i)? {
+            Named::Pf(r) => {
+                if let Some(pf) = r.name.as_ref().and_then(find) {
+                    with_vfs(&mut out, pf)?;
+                }
             }
-        } else if let Some(ppci) =
-            host.link_name(&host.sys(format!("class/net/{i}/device/physfn")))?
-        {
-            let Some(pf) = pfs.iter().find(|p| p.1 == ppci) else {
-                continue;
-            };
-            let Some(vpci) = host.link_name(&host.sys(format!("class/net/{i}/device")))? else {
-                continue;
-            };
-            let index = vfs_of(host, &ppci)?
-                .into_iter()
-                .find(|(_, p)| *p == vpci)
-                .map(|(i, _)| i)
-                .with_context(|| format!("{i} ({vpci}) is not among the VFs of {}", pf.0))?;
-            out.push(Target {
-                ifname: i.clone(),
-                pci: vpci,
-                role: Role::Vf {
-                    pf: pf.0.clone(),
-                    index,
-                },
-                settings: pf.2.clone(),
-            });
+            Named::Bond(b) => {
+                for pf in pfs.iter().filter(|p| b.slaves.contains(&p.0)) {
+                    with_vfs(&mut out, pf)?;
+                }
+            }
+            Named::Vf { pf: r, index } => {
+                let Some(pf) = r.name.as_ref().and_then(find) else {
+                    continue;
+                };
+                let Some(vdev) = host.netdev(i).device()? else {
+                    continue;
+                };
+                out.push(Target {
+                    ifname: i.clone(),
+                    pci: vdev.name().to_string(),
+                    role: Role::Vf {
+                        pf: pf.0.clone(),
+                        index,
+                    },
+                    settings: pf.2.clone(),
+                });
+            }
+            Named::Other => {}
         }
     }
     let mut seen = BTreeSet::new();
     out.retain(|t| seen.insert(t.ifname.clone()));
     Ok((out, notes))
-}
-
-/// (VF index, VF PCI address) from the PF's `virtfnN` links.
-fn vfs_of(host: &Host, pf_pci: &str) -> Result<Vec<(u32, String)>> {
-    let dir = host.sys(format!("bus/pci/devices/{pf_pci}"));
-    let mut out = vec![];
-    for e in host.list(&dir)? {
-        if let Some(i) = e.strip_prefix("virtfn").and_then(|n| n.parse().ok()) {
-            if let Some(p) = host.link_name(&dir.join(&e))? {
-                out.push((i, p));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,14 +385,13 @@ pub struct Cpus {
 
 impl Cpus {
     pub fn read(host: &Host) -> Result<Cpus> {
-        let p = host.sys("devices/system/cpu/online");
-        let online = parse_cpulist(&host.read(&p)?).map_err(|m| anyhow!("{}: {m}", p.display()))?;
+        let (list, p) = host.cpus_online()?;
+        let online = parse_cpulist(&list).map_err(|m| anyhow!("{}: {m}", p.display()))?;
         if online.is_empty() {
             bail!("{}: no CPU is online", p.display());
         }
-        let pp = host.sys("devices/system/cpu/possible");
-        let possible = match host.read_opt(&pp)? {
-            Some(s) => parse_cpulist(&s).map_err(|m| anyhow!("{}: {m}", pp.display()))?,
+        let possible = match host.cpus_possible()? {
+            Some((s, pp)) => parse_cpulist(&s).map_err(|m| anyhow!("{}: {m}", pp.display()))?,
             None => CpuSet::new(),
         };
         let max = possible
@@ -429,30 +416,27 @@ pub struct LocalCpus {
     pub fallback: Option<String>,
 }
 
-pub fn local_cpus(host: &Host, pci: &str, cpus: &Cpus) -> Result<LocalCpus> {
-    let dev = host.sys(format!("bus/pci/devices/{pci}"));
+pub fn local_cpus(host: &Host, dev: &PciDevice, cpus: &Cpus) -> Result<LocalCpus> {
+    let pci = dev.name();
     let all = |why: String| LocalCpus {
         cpus: cpus.online.clone(),
         source: "all online CPUs".into(),
         fallback: Some(why),
     };
-    let node = match host.read_opt(&dev.join("numa_node"))? {
-        None => return Ok(all(format!("{pci} has no numa_node"))),
-        Some(s) => s.parse::<i32>().with_context(|| {
-            format!("{}: {s:?} is not a number", dev.join("numa_node").display())
-        })?,
+    let Some(node) = dev.numa_node()? else {
+        return Ok(all(format!("{pci} has no numa_node")));
     };
     if node < 0 {
         return Ok(all(format!(
             "numa_node of {pci} is {node}: the firmware gives no NUMA locality for it"
         )));
     }
-    let (list, source) = match host.read_opt(&dev.join("local_cpulist"))? {
+    let (list, source) = match dev.local_cpulist()? {
         Some(l) => (l, format!("local_cpulist, NUMA node {node}")),
-        None => {
-            let p = host.sys(format!("devices/system/node/node{node}/cpulist"));
-            (host.read(&p)?, format!("cpulist of NUMA node {node}"))
-        }
+        None => (
+            host.node_cpulist(node as u32)?,
+            format!("cpulist of NUMA node {node}"),
+        ),
     };
     let set = parse_cpulist(&list).map_err(|m| anyhow!("{pci} {source}: {m}"))?;
     let local: CpuSet = set.intersection(&cpus.online).copied().collect();
@@ -512,33 +496,25 @@ pub fn observe_device(
     interrupts: &BTreeMap<u32, Vec<String>>,
     t: &Target,
 ) -> Result<Device> {
-    let local = local_cpus(host, &t.pci, cpus)?;
+    let dev = host.netdev(&t.ifname).physical_device()?;
+    let local = local_cpus(host, &dev, cpus)?;
     let mut irqs = vec![];
     let mut other = vec![];
-    let msi = host.list(&host.sys(format!("bus/pci/devices/{}/msi_irqs", t.pci)))?;
-    let mut nums: Vec<u32> = msi.iter().filter_map(|n| n.parse().ok()).collect();
-    nums.sort();
-    for n in nums {
+    for n in dev.msi_irqs()? {
         let Some(names) = interrupts.get(&n) else {
             continue; // allocated but not requested
         };
-        let q = names.iter().find_map(|a| queue_of(a, &t.ifname, &t.pci));
+        let q = names
+            .iter()
+            .find_map(|a| queue_of(a, t.ifname.as_str(), &t.pci));
         let name = names.join(", ");
         let Some((kind, queue)) = q else {
             other.push((n, name));
             continue;
         };
-        let ap = host.proc(format!("irq/{n}/smp_affinity_list"));
-        let affinity = host
-            .read_opt(&ap)?
-            .map(|s| parse_cpulist(&s).map_err(|m| anyhow!("{}: {m}", ap.display())))
-            .transpose()?;
-        // debugfs may be absent or unreadable: then EIO at write time tells
-        let managed = host
-            .read_opt(&host.sys(format!("kernel/debug/irq/irqs/{n}")))
-            .ok()
-            .flatten()
-            .is_some_and(|s| s.contains("IRQD_AFFINITY_MANAGED"));
+        let irq = host.irq(n);
+        let affinity = irq.affinity_list(parse_cpulist)?;
+        let managed = irq.managed();
         irqs.push(Irq {
             irq: n,
             name,
@@ -555,16 +531,13 @@ pub fn observe_device(
         .filter(|i| i.kind.has_tx())
         .map(|i| i.queue)
         .collect();
+    let nd = host.netdev(&t.ifname);
     for q in txq {
-        let p = host.sys(format!("class/net/{}/queues/tx-{q}/xps_cpus", t.ifname));
-        // missing: no such queue, a single-queue device (ENOENT) or no CONFIG_XPS
-        let cur = match host.read_opt(&p) {
-            Ok(Some(s)) => s,
-            Ok(None) => continue,
-            Err(e) if errno_of(&e) == Some(2) => continue,
-            Err(e) => return Err(e),
+        // missing: no such queue, a single-queue device or no CONFIG_XPS
+        let Some(cur) = nd.xps_cpus(q)? else {
+            continue;
         };
-        let set = parse_cpumask(&cur).map_err(|m| anyhow!("{}: {m}", p.display()))?;
+        let set = parse_cpumask(&cur).map_err(|m| anyhow!("{}: {m}", nd.xps_file(q).display()))?;
         xps.insert(q, set);
     }
     Ok(Device {
@@ -579,7 +552,7 @@ pub fn observe_device(
 }
 
 /// Reads the configured ethtool values of a device (real kernel only).
-pub fn observe_kernel(eth: &mut Ethtool, ifname: &str, s: &Settings) -> Result<KernelState> {
+pub fn observe_kernel(k: &mut Kernel, ifname: &IfName, s: &Settings) -> Result<KernelState> {
     fn known<T>(r: Result<T>) -> Result<Result<T, String>> {
         match r {
             Ok(v) => Ok(Ok(v)),
@@ -590,15 +563,9 @@ pub fn observe_kernel(eth: &mut Ethtool, ifname: &str, s: &Settings) -> Result<K
         }
     }
     Ok(KernelState {
-        channels: s
-            .channels
-            .map(|_| known(eth.channels(ifname)))
-            .transpose()?,
-        rings: s.rings.map(|_| known(eth.rings(ifname))).transpose()?,
-        hfunc: s
-            .hfunc
-            .map(|_| known(netlink::rss_hfunc(ifname)))
-            .transpose()?,
+        channels: s.channels.map(|_| known(k.channels(ifname))).transpose()?,
+        rings: s.rings.map(|_| known(k.rings(ifname))).transpose()?,
+        hfunc: s.hfunc.map(|_| known(k.rss_hfunc(ifname))).transpose()?,
     })
 }
 
@@ -608,31 +575,31 @@ pub fn observe_kernel(eth: &mut Ethtool, ifname: &str, s: &Settings) -> Result<K
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Channels {
-        ifname: String,
+        ifname: IfName,
         /// (from, to) per kind changed.
         combined: Option<(u32, u32)>,
         rx: Option<(u32, u32)>,
         tx: Option<(u32, u32)>,
     },
     Rings {
-        ifname: String,
+        ifname: IfName,
         rx: Option<(u32, u32)>,
         tx: Option<(u32, u32)>,
     },
     Hfunc {
-        ifname: String,
+        ifname: IfName,
         from: Option<Hfunc>,
         to: Hfunc,
     },
     Affinity {
-        ifname: String,
+        ifname: IfName,
         irq: u32,
         name: String,
         from: CpuSet,
         to: CpuSet,
     },
     Xps {
-        ifname: String,
+        ifname: IfName,
         queue: u32,
         from: CpuSet,
         to: CpuSet,
@@ -642,7 +609,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn ifname(&self) -> &str {
+    pub fn ifname(&self) -> &IfName {
         match self {
             Step::Channels { ifname, .. }
             | Step::Rings { ifname, .. }
@@ -806,7 +773,7 @@ pub fn plan_kernel(dev: &Device, s: &Settings) -> DevicePlan {
 
 fn plan_channels(
     p: &mut DevicePlan,
-    ifname: &str,
+    ifname: &IfName,
     want: ChannelsSetting,
     local: u32,
     c: &Channels,
@@ -828,7 +795,7 @@ fn plan_channels(
     let step = if c.combined_max > 0 {
         let to = clamp(c.combined_max, "combined");
         (to != c.combined).then(|| Step::Channels {
-            ifname: ifname.into(),
+            ifname: ifname.clone(),
             combined: Some((c.combined, to)),
             rx: None,
             tx: None,
@@ -837,7 +804,7 @@ fn plan_channels(
         let rx = clamp(c.rx_max, "rx");
         let tx = clamp(c.tx_max, "tx");
         (rx != c.rx || tx != c.tx).then(|| Step::Channels {
-            ifname: ifname.into(),
+            ifname: ifname.clone(),
             combined: None,
             rx: (rx != c.rx).then_some((c.rx, rx)),
             tx: (tx != c.tx).then_some((c.tx, tx)),
@@ -970,37 +937,39 @@ pub enum Outcome {
     Warned(String),
 }
 
-/// Runs a file step (affinity, XPS) through `write` (the host's, or a test's).
-pub fn apply_file_step(
-    host: &Host,
-    step: &Step,
-    write: &dyn Fn(&Path, &str) -> Result<()>,
-) -> Result<Outcome> {
+/// Runs a file step (affinity, XPS).
+pub fn apply_file_step(host: &Host, step: &Step) -> Result<Outcome> {
     match step {
-        Step::Affinity { irq, name, to, .. } => {
-            let p = host.proc(format!("irq/{irq}/smp_affinity_list"));
-            match write(&p, &format_cpulist(to)) {
-                Ok(()) => Ok(Outcome::Done),
-                Err(e) if errno_of(&e) == Some(EIO) => Ok(Outcome::Warned(format!(
-                    "irq {irq} {name}: the kernel refused a new affinity (EIO: a managed IRQ, the kernel places it): {e:#}"
-                ))),
-                Err(e) => Err(e),
-            }
-        }
+        Step::Affinity { irq, name, to, .. } => affinity_outcome(
+            *irq,
+            name,
+            host.irq(*irq).set_affinity_list(&format_cpulist(to)),
+        ),
         Step::Xps {
             ifname,
             queue,
             mask,
             ..
-        } => {
-            let p = host.sys(format!("class/net/{ifname}/queues/tx-{queue}/xps_cpus"));
-            write(&p, mask).map(|()| Outcome::Done)
-        }
+        } => host
+            .netdev(ifname)
+            .set_xps_cpus(*queue, mask)
+            .map(|()| Outcome::Done),
         _ => bail!("{step}: not a file step"),
     }
 }
 
-fn apply_kernel_step(eth: &mut Ethtool, step: &Step) -> Result<()> {
+/// EIO on an affinity write is the kernel keeping a managed IRQ: a warning, not a failure.
+fn affinity_outcome(irq: u32, name: &str, r: Result<()>) -> Result<Outcome> {
+    match r {
+        Ok(()) => Ok(Outcome::Done),
+        Err(e) if errno_of(&e) == Some(EIO) => Ok(Outcome::Warned(format!(
+            "irq {irq} {name}: the kernel refused a new affinity (EIO: a managed IRQ, the kernel places it): {e:#}"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+fn apply_kernel_step(eth: &mut Kernel, step: &Step) -> Result<()> {
     match step {
         Step::Channels {
             ifname,
@@ -1017,14 +986,14 @@ fn apply_kernel_step(eth: &mut Ethtool, step: &Step) -> Result<()> {
             },
         ),
         Step::Rings { ifname, rx, tx } => eth.set_rings(ifname, rx.map(|r| r.1), tx.map(|t| t.1)),
-        Step::Hfunc { ifname, to, .. } => netlink::set_rss_hfunc(ifname, *to),
+        Step::Hfunc { ifname, to, .. } => eth.set_rss_hfunc(ifname, *to),
         _ => bail!("{step}: not a kernel step"),
     }
 }
 
 pub struct Options {
     pub dry_run: bool,
-    pub ifaces: Vec<String>,
+    pub ifaces: Vec<IfName>,
 }
 
 #[derive(Debug, Default)]
@@ -1052,9 +1021,7 @@ impl fmt::Display for Failed {
 impl std::error::Error for Failed {}
 
 fn read_interrupts(host: &Host) -> Result<BTreeMap<u32, Vec<String>>> {
-    let p = host.proc("interrupts");
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    Ok(parse_interrupts(&text))
+    Ok(parse_interrupts(&host.interrupts()?))
 }
 
 /// Observes, plans and (unless `dry_run`) applies for the interfaces in `opts`.
@@ -1072,18 +1039,13 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     }
     let cpus = Cpus::read(host)?;
     let mut interrupts = read_interrupts(host)?;
-    let mut eth: Option<Ethtool> = None;
+    let mut eth = Kernel::new(host);
     let mut errors = vec![];
-    let mut kernel_writes = 0;
     for t in &targets {
         let res = (|| -> Result<()> {
             let mut dev = observe_device(host, &cpus, &interrupts, t)?;
-            if host.is_real() && t.settings.wants_kernel() {
-                if eth.is_none() {
-                    eth = Some(Ethtool::new()?);
-                }
-                let e = eth.as_mut().expect("set just above");
-                dev.kernel = Some(observe_kernel(e, &t.ifname, &t.settings)?);
+            if eth.is_real() && t.settings.wants_kernel() {
+                dev.kernel = Some(observe_kernel(&mut eth, &t.ifname, &t.settings)?);
             }
             let plan = plan_device(&dev);
             if opts.dry_run {
@@ -1108,15 +1070,11 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
                     irq_steps.push(s.clone());
                     continue;
                 }
-                let e = eth
-                    .as_mut()
-                    .context("ethtool step without an ethtool socket")?;
-                kernel_writes += 1;
-                match apply_kernel_step(e, s) {
+                match apply_kernel_step(&mut eth, s) {
                     Ok(()) => {
                         r.executed += 1;
                         rediscover |= matches!(s, Step::Channels { .. });
-                        log.step(t.pf(), s.kind(), &s.to_string());
+                        log.step(t.pf().as_str(), s.kind(), &s.to_string());
                     }
                     Err(e) => failed.push(format!("{s}: {e:#}")),
                 }
@@ -1128,10 +1086,10 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
                 irq_steps = plan_irqs(&again, &t.settings).steps;
             }
             for s in &irq_steps {
-                match apply_file_step(host, s, &|p, v| host.write(p, v)) {
+                match apply_file_step(host, s) {
                     Ok(Outcome::Done) => {
                         r.executed += 1;
-                        log.step(t.pf(), s.kind(), &s.to_string());
+                        log.step(t.pf().as_str(), s.kind(), &s.to_string());
                     }
                     Ok(Outcome::Warned(w)) => {
                         r.warnings += 1;
@@ -1149,7 +1107,7 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
             errors.push(format!("{}: {e:#}", t.ifname));
         }
     }
-    r.writes = host.writes() + kernel_writes;
+    r.writes = host.writes() + eth.writes;
     r.elapsed = start.elapsed();
     if !errors.is_empty() {
         return Err(Failed(errors).into());
@@ -1355,7 +1313,7 @@ mod tests {
     fn dev(role: Role, local: &str, irqs: Vec<(u32, QueueKind, u32, &str)>) -> Device {
         Device {
             target: Target {
-                ifname: "eth1".into(),
+                ifname: "eth1".parse().unwrap(),
                 pci: "0000:01:00.0".into(),
                 role,
                 settings: Settings::from_config(&TuneConfig::default()).unwrap(),
@@ -1417,7 +1375,7 @@ mod tests {
     fn a_vf_starts_at_its_index_so_vfs_spread() {
         let d = dev(
             Role::Vf {
-                pf: "p".into(),
+                pf: "p".parse().unwrap(),
                 index: 3,
             },
             "0-1",
@@ -1439,25 +1397,15 @@ mod tests {
 
     #[test]
     fn eio_on_an_affinity_write_is_a_warning() {
-        let h = Host::new("/nonexistent-root".into());
-        let step = Step::Affinity {
-            ifname: "eth1".into(),
-            irq: 77,
-            name: "eth1-TxRx-0".into(),
-            from: set("0-3"),
-            to: set("2"),
-        };
-        let eio = |p: &Path, v: &str| -> Result<()> {
-            Err(std::io::Error::from_raw_os_error(EIO))
-                .with_context(|| format!("writing {v:?} to {}", p.display()))
-        };
-        match apply_file_step(&h, &step, &eio).unwrap() {
+        let eio: Result<()> = Err(std::io::Error::from_raw_os_error(EIO))
+            .context("writing \"2\" to /proc/irq/77/smp_affinity_list");
+        match affinity_outcome(77, "eth1-TxRx-0", eio).unwrap() {
             Outcome::Warned(w) => assert!(w.contains("irq 77") && w.contains("managed"), "{w}"),
             o => panic!("{o:?}"),
         }
-        let ebusy =
-            |_: &Path, _: &str| -> Result<()> { Err(std::io::Error::from_raw_os_error(16).into()) };
-        assert!(apply_file_step(&h, &step, &ebusy).is_err());
+        let ebusy: Result<()> = Err(std::io::Error::from_raw_os_error(16).into());
+        assert!(affinity_outcome(77, "eth1-TxRx-0", ebusy).is_err());
+        assert_eq!(affinity_outcome(77, "x", Ok(())).unwrap(), Outcome::Done);
     }
 
     #[test]

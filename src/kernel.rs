@@ -1,15 +1,27 @@
-//! Kernel interfaces beyond files: devlink, rtnetlink and ethtool, opened lazily and only on
-//! the running system. On a fixture tree (`SRIOV_OFFLOAD_ROOT`) there is no kernel behind the
-//! files, so these answer "unknown" for reads and refuse writes, and the sysfs fallbacks apply.
+//! The one facade over netlink: devlink, rtnetlink and ethtool (and the `SIOCETHTOOL` ioctl),
+//! opened lazily and only on the running system. On a fixture tree (`SRIOV_OFFLOAD_ROOT`)
+//! there is no kernel behind the files, so these answer "unknown" for reads and refuse writes,
+//! and the sysfs fallbacks of the host model apply.
+
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
+use serde::Serialize;
 
 use crate::config::{EswitchMode, LinkState, VfConfig};
-use crate::host::Host;
+use crate::host::{Host, Netdev};
 use crate::netlink::devlink::{self, Devlink, DevlinkHandle};
-use crate::netlink::ethtool::Ethtool;
+use crate::netlink::ethtool::{Channels, ChannelsSet, Ethtool, FeatureState, Hfunc, Rings};
 use crate::netlink::rtnl::{self, Rtnl, VfInfo, VfProps};
-use crate::observe::EswitchSource;
+use crate::types::IfName;
+
+/// Where a PF's eswitch mode is read and set.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub enum EswitchSource {
+    Devlink,
+    /// `compat/devlink/mode` of old MLNX_OFED kernels.
+    Compat,
+}
 
 pub struct Kernel {
     real: bool,
@@ -29,6 +41,11 @@ impl Kernel {
             ethtool: None,
             writes: 0,
         }
+    }
+
+    /// True when there is a kernel behind the host model (not a fixture tree).
+    pub fn is_real(&self) -> bool {
+        self.real
     }
 
     fn devlink(&mut self) -> Result<&mut Devlink> {
@@ -58,25 +75,15 @@ impl Kernel {
         Ok(self.ethtool.as_mut().expect("set just above"))
     }
 
-    fn compat_mode_path(host: &Host, ifname: &str) -> std::path::PathBuf {
-        host.sys(format!("class/net/{ifname}/compat/devlink/mode"))
-    }
-
     /// The eswitch mode through devlink, else the compat sysfs file of old OFED kernels;
     /// `None` when the device has neither (a NIC without an eswitch, e.g. igb).
     pub fn eswitch_mode(
         &mut self,
-        host: &Host,
-        bus: &str,
-        dev: &str,
-        ifname: &str,
+        h: &DevlinkHandle,
+        pf: &Netdev,
     ) -> Result<(Option<EswitchMode>, Option<EswitchSource>)> {
         if self.real {
-            let h = DevlinkHandle {
-                bus: bus.to_string(),
-                dev: dev.to_string(),
-            };
-            match self.devlink().and_then(|d| d.eswitch_mode(&h)) {
+            match self.devlink().and_then(|d| d.eswitch_mode(h)) {
                 Ok(m) => {
                     let mode = match m {
                         devlink::EswitchMode::Legacy => EswitchMode::Legacy,
@@ -88,68 +95,57 @@ impl Kernel {
                 // devlink): not a failure, try the compat file
                 Err(e) if no_devlink(&e) => {}
                 Err(e) => {
-                    return Err(e).with_context(|| format!("reading the eswitch mode of {ifname}"))
+                    return Err(e)
+                        .with_context(|| format!("reading the eswitch mode of {}", pf.name()))
                 }
             }
         }
-        let p = Self::compat_mode_path(host, ifname);
-        Ok(match host.read_opt(&p)?.as_deref() {
+        Ok(match pf.compat_eswitch_mode()?.as_deref() {
             Some("switchdev") => (Some(EswitchMode::Switchdev), Some(EswitchSource::Compat)),
             Some("legacy") => (Some(EswitchMode::Legacy), Some(EswitchSource::Compat)),
-            Some(other) => bail!("{}: unknown eswitch mode {other:?}", p.display()),
+            Some(other) => bail!(
+                "{}: unknown eswitch mode {other:?}",
+                pf.compat_eswitch_file().display()
+            ),
             None => (None, None),
         })
     }
 
     pub fn set_eswitch_mode(
         &mut self,
-        host: &Host,
         source: Option<&EswitchSource>,
-        bus: &str,
-        dev: &str,
-        ifname: &str,
+        h: &DevlinkHandle,
+        pf: &Netdev,
         mode: EswitchMode,
     ) -> Result<()> {
+        let ifname = pf.name();
+        let (bus, dev) = (&h.bus, &h.dev);
         match source {
-            Some(EswitchSource::Compat) => {
-                host.write(&Self::compat_mode_path(host, ifname), &mode.to_string())
-            }
+            Some(EswitchSource::Compat) => pf.set_compat_eswitch_mode(&mode.to_string()),
             Some(EswitchSource::Devlink) => {
-                let h = DevlinkHandle {
-                    bus: bus.to_string(),
-                    dev: dev.to_string(),
-                };
                 let m = match mode {
                     EswitchMode::Legacy => devlink::EswitchMode::Legacy,
                     EswitchMode::Switchdev => devlink::EswitchMode::Switchdev,
                 };
                 self.writes += 1;
                 self.devlink()?
-                    .set_eswitch_mode(&h, m)
+                    .set_eswitch_mode(h, m)
                     .with_context(|| format!("setting eswitch mode {mode} on {ifname} ({bus}/{dev})"))
             }
             None => bail!(
                 "{ifname} ({bus}/{dev}) has no eswitch: devlink has no eswitch for it and there is no {}",
-                Self::compat_mode_path(host, ifname).display()
+                pf.compat_eswitch_file().display()
             ),
         }
     }
 
     /// Representors by VF index from devlink's port list (flavour pcivf): authoritative where
     /// devlink exists. `None` on a fixture tree or a device without devlink.
-    pub fn vf_representors(
-        &mut self,
-        bus: &str,
-        dev: &str,
-    ) -> Result<Option<std::collections::BTreeMap<u32, String>>> {
+    pub fn vf_representors(&mut self, h: &DevlinkHandle) -> Result<Option<BTreeMap<u32, IfName>>> {
         if !self.real {
             return Ok(None);
         }
-        let h = DevlinkHandle {
-            bus: bus.to_string(),
-            dev: dev.to_string(),
-        };
-        let ports = match self.devlink().and_then(|d| d.ports(&h)) {
+        let ports = match self.devlink().and_then(|d| d.ports(h)) {
             Ok(p) => p,
             Err(e) if no_devlink(&e) => return Ok(None),
             Err(e) => return Err(e),
@@ -158,20 +154,20 @@ impl Kernel {
             ports
                 .into_iter()
                 .filter(|p| p.flavour == devlink::flavour::PCI_VF)
-                .filter_map(|p| Some((u32::from(p.vf_number?), p.netdev_name?)))
+                .filter_map(|p| Some((u32::from(p.vf_number?), p.netdev_name?.parse().ok()?)))
                 .collect(),
         ))
     }
 
     /// VF properties as the PF driver reports them; `None` when unknown (fixture tree).
-    pub fn vf_info(&mut self, pf: &str) -> Result<Option<Vec<VfInfo>>> {
+    pub fn vf_info(&mut self, pf: &IfName) -> Result<Option<Vec<VfInfo>>> {
         if !self.real {
             return Ok(None);
         }
-        Ok(Some(self.rtnl()?.vfs(pf)?))
+        Ok(Some(self.rtnl()?.vfs(pf.as_str())?))
     }
 
-    pub fn set_vf(&mut self, pf: &str, vf: u32, c: &VfConfig) -> Result<()> {
+    pub fn set_vf(&mut self, pf: &IfName, vf: u32, c: &VfConfig) -> Result<()> {
         let props = VfProps {
             mac: c.mac.map(|m| m.0),
             vlan: c.vlan,
@@ -185,29 +181,63 @@ impl Kernel {
             }),
         };
         self.writes += 1;
-        self.rtnl()?.set_vf(pf, vf, &props)
+        self.rtnl()?.set_vf(pf.as_str(), vf, &props)
     }
 
     /// Whether `feature` is on; `None` when unknown (fixture tree) or the device lacks it.
-    pub fn feature(&mut self, ifname: &str, feature: &str) -> Result<Option<bool>> {
+    pub fn feature(&mut self, ifname: &IfName, feature: &str) -> Result<Option<bool>> {
         Ok(self.feature_state(ifname, feature)?.map(|f| f.active))
     }
 
     /// Whether `feature` is on and whether it can be changed; `None` when unknown.
     pub fn feature_state(
         &mut self,
-        ifname: &str,
+        ifname: &IfName,
         feature: &str,
-    ) -> Result<Option<crate::netlink::ethtool::FeatureState>> {
+    ) -> Result<Option<FeatureState>> {
         if !self.real {
             return Ok(None);
         }
-        self.ethtool()?.feature(ifname, feature)
+        self.ethtool()?.feature(ifname.as_str(), feature)
     }
 
-    pub fn set_feature(&mut self, ifname: &str, feature: &str, on: bool) -> Result<()> {
+    pub fn set_feature(&mut self, ifname: &IfName, feature: &str, on: bool) -> Result<()> {
         self.writes += 1;
-        self.ethtool()?.set_feature(ifname, feature, on)
+        self.ethtool()?.set_feature(ifname.as_str(), feature, on)
+    }
+
+    pub fn channels(&mut self, ifname: &IfName) -> Result<Channels> {
+        self.ethtool()?.channels(ifname.as_str())
+    }
+
+    pub fn set_channels(&mut self, ifname: &IfName, c: &ChannelsSet) -> Result<()> {
+        self.writes += 1;
+        self.ethtool()?.set_channels(ifname.as_str(), c)
+    }
+
+    pub fn rings(&mut self, ifname: &IfName) -> Result<Rings> {
+        self.ethtool()?.rings(ifname.as_str())
+    }
+
+    pub fn set_rings(&mut self, ifname: &IfName, rx: Option<u32>, tx: Option<u32>) -> Result<()> {
+        self.writes += 1;
+        self.ethtool()?.set_rings(ifname.as_str(), rx, tx)
+    }
+
+    /// The RSS hash function (`SIOCETHTOOL`: no netlink *set* on older kernels).
+    pub fn rss_hfunc(&mut self, ifname: &IfName) -> Result<Option<Hfunc>> {
+        if !self.real {
+            bail!("SIOCETHTOOL is not used on a fixture tree (SRIOV_OFFLOAD_ROOT is set)");
+        }
+        crate::netlink::rss_hfunc(ifname.as_str())
+    }
+
+    pub fn set_rss_hfunc(&mut self, ifname: &IfName, h: Hfunc) -> Result<()> {
+        if !self.real {
+            bail!("SIOCETHTOOL is not used on a fixture tree (SRIOV_OFFLOAD_ROOT is set)");
+        }
+        self.writes += 1;
+        crate::netlink::set_rss_hfunc(ifname.as_str(), h)
     }
 }
 

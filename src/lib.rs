@@ -1,7 +1,8 @@
 //! sriov-offload: SR-IOV and switchdev bring-up for hypervisor hosts.
 //!
-//! `config` → `observe` → `plan` → `apply`; `host` and `kernel` are the only code touching the
-//! OS (files under a root, netlink), `wait` and `marker` block on kernel events, never on timers.
+//! `config` → `select` → `observe` → `plan` → `apply`. `host` (the typed host model: every
+//! file under /sys, /proc and /run) and `kernel` (the facade over netlink) are the only code
+//! touching the OS; `wait` and `marker` block on kernel events, never on timers.
 pub mod apply;
 pub mod cli;
 pub mod config;
@@ -16,5 +17,6 @@ pub mod marker;
 pub mod netlink;
 pub mod observe;
 pub mod plan;
+pub mod select;
 pub mod types;
 pub mod wait;

@@ -1,7 +1,6 @@
 //! Per-PF locks so udev, units and ifupdown hooks reaching the same PF serialise.
 
 use std::fs::File;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
@@ -16,20 +15,13 @@ pub struct Locks {
 /// runs over overlapping sets cannot deadlock. Blocks while another run holds one: that run
 /// is bounded by its own deadline.
 pub fn lock_all(host: &Host, devices: &[String], mut on_wait: impl FnMut(&str)) -> Result<Locks> {
-    let dir = host.run("sriov-offload/lock");
-    host.create_dir_all(&dir)?;
+    let run = host.run_dir();
     let mut devs = devices.to_vec();
     devs.sort();
     devs.dedup();
     let mut held = vec![];
     for d in devs {
-        let path: PathBuf = dir.join(&d);
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening lock {}", path.display()))?;
+        let (f, path) = run.lock_file(&d)?;
         let f = match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(l) => l,
             Err((f, nix::errno::Errno::EWOULDBLOCK)) => {

@@ -10,11 +10,12 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde::{Deserialize, Serialize};
 
-use crate::host::Host;
+use crate::host::{Host, RunFile};
+use crate::types::{IfName, PciAddr};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PfSummary {
-    pub name: String,
+    pub name: IfName,
     pub device: String,
     pub vfs: u32,
     pub eswitch: Option<String>,
@@ -33,14 +34,11 @@ pub struct Marker {
     pub error: Option<String>,
 }
 
-pub fn dir(host: &Host) -> PathBuf {
-    host.run("sriov-offload")
-}
 pub fn ready_path(host: &Host) -> PathBuf {
-    dir(host).join("ready")
+    host.run_dir().file(RunFile::Ready)
 }
 pub fn failed_path(host: &Host) -> PathBuf {
-    dir(host).join("failed")
+    host.run_dir().file(RunFile::Failed)
 }
 
 fn now() -> u64 {
@@ -50,8 +48,8 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn read(host: &Host, path: &Path) -> Result<Option<Marker>> {
-    match host.read_opt(path)? {
+fn read(host: &Host, f: RunFile) -> Result<Option<Marker>> {
+    match host.run_dir().read(f)? {
         None => Ok(None),
         Some(s) => match serde_json::from_str(&s) {
             Ok(m) => Ok(Some(m)),
@@ -65,8 +63,8 @@ fn read(host: &Host, path: &Path) -> Result<Option<Marker>> {
 /// and touches the legacy marker if configured. Returns whether anything was written.
 pub fn write_ready(host: &Host, pfs: Vec<PfSummary>, legacy: Option<&Path>) -> Result<bool> {
     let boot_id = host.boot_id()?;
-    let mut wrote = host.remove(&failed_path(host))?;
-    let current = read(host, &ready_path(host))?;
+    let mut wrote = host.run_dir().remove(RunFile::Failed)?;
+    let current = read(host, RunFile::Ready)?;
     if !current
         .as_ref()
         .is_some_and(|m| m.boot_id == boot_id && m.pfs == pfs && m.error.is_none())
@@ -78,13 +76,13 @@ pub fn write_ready(host: &Host, pfs: Vec<PfSummary>, legacy: Option<&Path>) -> R
             error: None,
         };
         let json = serde_json::to_vec_pretty(&m).context("encoding ready marker")?;
-        host.write_atomic(&ready_path(host), &json)?;
+        host.run_dir().write_atomic(RunFile::Ready, &json)?;
         wrote = true;
     }
     if let Some(l) = legacy {
-        let p = host.abs(l);
-        if !host.exists(&p) {
-            host.write_atomic(&p, b"")?;
+        let m = host.legacy_marker(l);
+        if !m.exists() {
+            m.touch()?;
             wrote = true;
         }
     }
@@ -100,28 +98,28 @@ pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>) -> Result<(
         pfs: vec![],
         error: Some(error.to_string()),
     };
-    host.remove(&ready_path(host))?;
+    host.run_dir().remove(RunFile::Ready)?;
     if let Some(l) = legacy {
-        host.remove(&host.abs(l))?;
+        host.legacy_marker(l).remove()?;
     }
     let json = serde_json::to_vec_pretty(&m).context("encoding failed marker")?;
-    host.write_atomic(&failed_path(host), &json)
+    host.run_dir().write_atomic(RunFile::Failed, &json)
 }
 
 /// Forgets markers of an earlier boot and a stale legacy marker, so nobody takes them for
 /// this boot's. Called at the start of a run.
 pub fn clear_stale(host: &Host, legacy: Option<&Path>) -> Result<()> {
     let boot_id = host.boot_id()?;
-    let ready = read(host, &ready_path(host))?;
+    let ready = read(host, RunFile::Ready)?;
     if ready.as_ref().is_some_and(|m| m.boot_id != boot_id) {
-        host.remove(&ready_path(host))?;
+        host.run_dir().remove(RunFile::Ready)?;
     }
-    if read(host, &failed_path(host))?.is_some_and(|m| m.boot_id != boot_id) {
-        host.remove(&failed_path(host))?;
+    if read(host, RunFile::Failed)?.is_some_and(|m| m.boot_id != boot_id) {
+        host.run_dir().remove(RunFile::Failed)?;
     }
     if let Some(l) = legacy {
         if ready.is_none_or(|m| m.boot_id != boot_id) {
-            host.remove(&host.abs(l))?;
+            host.legacy_marker(l).remove()?;
         }
     }
     Ok(())
@@ -137,10 +135,10 @@ pub enum Status {
 /// This boot's status. `failed` wins over `ready` (a later run failed).
 pub fn status(host: &Host) -> Result<Status> {
     let boot_id = host.boot_id()?;
-    if let Some(m) = read(host, &failed_path(host))?.filter(|m| m.boot_id == boot_id) {
+    if let Some(m) = read(host, RunFile::Failed)?.filter(|m| m.boot_id == boot_id) {
         return Ok(Status::Failed(m));
     }
-    if let Some(m) = read(host, &ready_path(host))?.filter(|m| m.boot_id == boot_id) {
+    if let Some(m) = read(host, RunFile::Ready)?.filter(|m| m.boot_id == boot_id) {
         return Ok(Status::Ready(m));
     }
     Ok(Status::Pending)
@@ -149,12 +147,13 @@ pub fn status(host: &Host) -> Result<Status> {
 /// Blocks until this boot's marker exists or `timeout` passes (`Pending`). inotify is set up
 /// before the first look, so a marker written in between is not missed.
 pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
-    let d = dir(host);
-    host.create_dir_all(&d)?;
+    let run = host.run_dir();
+    run.create()?;
+    let d = run.path();
     let ino =
         Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).context("inotify_init")?;
     ino.add_watch(
-        &d,
+        d,
         AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CREATE,
     )
     .with_context(|| format!("watching {}", d.display()))?;
@@ -191,27 +190,27 @@ pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct MapEntry {
-    pub pf: String,
+    pub pf: IfName,
     pub vf: u32,
-    pub pci: Option<String>,
-    pub netdev: Option<String>,
-    pub representor: Option<String>,
+    pub pci: Option<PciAddr>,
+    pub netdev: Option<IfName>,
+    pub representor: Option<IfName>,
     pub mac: Option<String>,
     pub reserved: bool,
 }
 
 pub fn map_path(host: &Host) -> PathBuf {
-    dir(host).join("vf-map.json")
+    host.run_dir().file(RunFile::VfMap)
 }
 
 /// Publishes the VF ↔ representor map, only if it changed.
 pub fn write_map(host: &Host, map: &[MapEntry]) -> Result<bool> {
     let json = serde_json::to_vec_pretty(map).context("encoding VF map")?;
-    let p = map_path(host);
-    if std::fs::read(&p).ok().as_deref() == Some(json.as_slice()) {
+    let run = host.run_dir();
+    if run.read_bytes(RunFile::VfMap).ok().flatten().as_deref() == Some(json.as_slice()) {
         return Ok(false);
     }
-    host.write_atomic(&p, &json)?;
+    run.write_atomic(RunFile::VfMap, &json)?;
     Ok(true)
 }
 
@@ -222,17 +221,17 @@ mod tests {
     fn host() -> (tempfile::TempDir, Host) {
         let d = tempfile::tempdir().unwrap();
         let h = Host::new(d.path().to_path_buf());
-        std::fs::create_dir_all(h.proc("sys/kernel/random")).unwrap();
-        std::fs::write(h.proc("sys/kernel/random/boot_id"), "b1\n").unwrap();
+        std::fs::create_dir_all(d.path().join("proc/sys/kernel/random")).unwrap();
+        std::fs::write(d.path().join("proc/sys/kernel/random/boot_id"), "b1\n").unwrap();
         (d, h)
     }
 
     #[test]
     fn marker_of_another_boot_is_not_ready() {
-        let (_d, h) = host();
+        let (d, h) = host();
         write_ready(&h, vec![], None).unwrap();
         assert!(matches!(status(&h).unwrap(), Status::Ready(_)));
-        std::fs::write(h.proc("sys/kernel/random/boot_id"), "b2\n").unwrap();
+        std::fs::write(d.path().join("proc/sys/kernel/random/boot_id"), "b2\n").unwrap();
         assert_eq!(status(&h).unwrap(), Status::Pending);
         clear_stale(&h, None).unwrap();
         assert!(!h.exists(&ready_path(&h)));

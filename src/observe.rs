@@ -1,56 +1,36 @@
-//! Reads the host into a `State`: PFs, their VFs and drivers, eswitch mode, representors.
-//! Everything here is a read; sysfs is the source so that fixture trees describe a host fully,
-//! netlink (through `Kernel`) adds what sysfs lacks on a real kernel.
+//! Reads the host into one [`HostState`]: the configured PFs, their VFs and drivers, eswitch
+//! mode, representors, and the facts the planners need beyond sysfs (VF properties,
+//! hw-tc-offload, VF LAG, IB GUIDs). Everything here is a read, through the host model (sysfs:
+//! fixture trees describe a host fully) and the kernel facade (netlink adds what sysfs lacks on
+//! a real kernel).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::config::{EswitchMode, PfConfig, PfMatch};
-use crate::host::{errno_of, Host};
-use crate::kernel::Kernel;
-use crate::types::Guid;
-
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Netdev {
-    pub name: String,
-    pub up: bool,
-    pub master: Option<String>,
-    pub switch_id: Option<String>,
-    pub port_name: Option<String>,
-    pub mac: Option<String>,
-}
-
-impl Netdev {
-    /// A netdev someone relies on: administratively up, or enslaved to a bond/bridge/OVS.
-    pub fn in_use(&self) -> bool {
-        self.up || self.master.is_some()
-    }
-}
+use crate::config::{Config, EswitchMode, PfConfig};
+use crate::host::net::NetdevState;
+use crate::host::Host;
+use crate::kernel::{EswitchSource, Kernel};
+use crate::netlink::rtnl::VfInfo;
+use crate::netlink::DevlinkHandle;
+use crate::select::Target;
+use crate::types::{Guid, GuidKind, IfName, PciAddr};
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct VfState {
     pub index: u32,
     /// PCI address of the VF function; `None` for devices without VF functions (netdevsim).
-    pub pci: Option<String>,
+    pub pci: Option<PciAddr>,
     pub driver: Option<String>,
     pub driver_override: Option<String>,
-    pub netdevs: Vec<Netdev>,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub enum EswitchSource {
-    Devlink,
-    /// `/sys/class/net/PF/compat/devlink/mode` of old MLNX_OFED kernels.
-    Compat,
+    pub netdevs: Vec<NetdevState>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PfState {
-    pub name: String,
-    pub device: PathBuf,
+    pub name: IfName,
     /// devlink bus and device names (`pci`, `0000:3b:00.0`; `netdevsim`, `netdevsim1`).
     pub bus: String,
     pub dev_name: String,
@@ -58,17 +38,24 @@ pub struct PfState {
     pub numvfs: u32,
     pub totalvfs: Option<u32>,
     pub autoprobe: Option<bool>,
-    pub netdev: Netdev,
+    pub netdev: NetdevState,
     pub eswitch: Option<EswitchMode>,
     pub eswitch_source: Option<EswitchSource>,
     /// `X` in the `pfXvfY` names of this PF's representors.
     pub pf_number: u32,
     pub vfs: Vec<VfState>,
     /// VF index → representor netdev.
-    pub reps: BTreeMap<u32, String>,
+    pub reps: BTreeMap<u32, IfName>,
 }
 
 impl PfState {
+    pub fn devlink(&self) -> DevlinkHandle {
+        DevlinkHandle {
+            bus: self.bus.clone(),
+            dev: self.dev_name.clone(),
+        }
+    }
+
     /// Why a VF must not be destroyed or rebound, if it must not. `keep_driver` is the driver
     /// this suite binds VFs to. In use: bound to a driver that gives the host no netdev
     /// (vfio-pci, pci-stub: a guest or DPDK owns it) other than `keep_driver`, or a netdev of
@@ -94,59 +81,33 @@ impl PfState {
     }
 }
 
-/// Finds the netdev a `[[pf]]` entry means; `None` if it is not on this host (yet).
-pub fn resolve_pf(host: &Host, m: &PfMatch) -> Result<Option<String>> {
-    match m {
-        PfMatch::Name(n) => Ok(host
-            .exists(&host.sys(format!("class/net/{n}")))
-            .then(|| n.to_string())),
-        PfMatch::Pci(p) => {
-            let names = host.list(&host.sys(format!("bus/pci/devices/{p}/net")))?;
-            Ok(names.into_iter().next())
-        }
-        PfMatch::Mac(mac) => {
-            let want = mac.to_string();
-            for n in host.list(&host.sys("class/net"))? {
-                let dev = host.sys(format!("class/net/{n}/device"));
-                if !host.exists(&dev) || host.exists(&dev.join("physfn")) {
-                    continue;
-                }
-                let addr = host.read_opt(&host.sys(format!("class/net/{n}/address")))?;
-                let is_pf = host.exists(&dev.join("sriov_numvfs"));
-                if is_pf && addr.as_deref() == Some(want.as_str()) {
-                    return Ok(Some(n));
-                }
-            }
-            Ok(None)
-        }
-    }
+/// Facts the plan needs that are not in sysfs; each `None` means unknown, and unknown
+/// means "do it" (writes are idempotent).
+#[derive(Default, Clone, Debug)]
+pub struct Facts {
+    /// PF → VF properties as the driver reports them.
+    pub vf_info: BTreeMap<IfName, Vec<VfInfo>>,
+    /// netdev (PF or representor) → hw-tc-offload active, for those that can have it. Only
+    /// known on a real kernel (ethtool netlink); unknown means not planned, since a fixture
+    /// tree cannot apply it.
+    pub hw_tc: BTreeMap<IfName, bool>,
+    /// (IB device, VF, kind) → current GUID.
+    pub guids: BTreeMap<(String, u32, GuidKind), Guid>,
+    /// PF → VF LAG active.
+    pub lag_active: BTreeMap<IfName, bool>,
+    pub hostname: String,
 }
 
-/// Reads an attribute that some devices do not implement: the kernel answers EOPNOTSUPP,
-/// EINVAL, ENODATA or ENODEV for "not applicable" (e.g. `phys_switch_id` of a plain NIC).
-fn read_attr(host: &Host, p: &Path) -> Result<Option<String>> {
-    match host.read_opt(p) {
-        Ok(v) => Ok(v.filter(|s| !s.is_empty())),
-        Err(e) if matches!(errno_of(&e), Some(95 | 22 | 61 | 19 | 20)) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// The host as the planners see it: the targeted PFs with their config, and the facts.
+pub struct HostState<'c> {
+    pub pfs: Vec<(&'c PfConfig, PfState)>,
+    pub facts: Facts,
 }
 
-pub fn netdev(host: &Host, name: &str) -> Result<Netdev> {
-    let base = host.sys(format!("class/net/{name}"));
-    let flags = host
-        .read(&base.join("flags"))
-        .with_context(|| format!("interface {name}"))?;
-    let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16)
-        .with_context(|| format!("{}: {flags:?} is not hex", base.join("flags").display()))?;
-    Ok(Netdev {
-        name: name.to_string(),
-        up: flags & 1 != 0, // IFF_UP
-        master: host.link_name(&base.join("master"))?,
-        switch_id: read_attr(host, &base.join("phys_switch_id"))?,
-        port_name: read_attr(host, &base.join("phys_port_name"))?,
-        mac: read_attr(host, &base.join("address"))?,
-    })
+impl HostState<'_> {
+    pub fn pf(&self, name: &IfName) -> Option<&PfState> {
+        self.pfs.iter().map(|(_, s)| s).find(|s| &s.name == name)
+    }
 }
 
 /// Parses a representor's `phys_port_name` into (pf number, vf number).
@@ -160,7 +121,7 @@ pub fn parse_rep_port_name(s: &str) -> Option<(Option<u32>, u32)> {
     Some((None, n.parse().ok()?))
 }
 
-fn pf_number(netdev: &Netdev, dev_name: &str) -> u32 {
+fn pf_number(netdev: &NetdevState, dev_name: &str) -> u32 {
     if let Some(n) = netdev.port_name.as_deref().and_then(|p| {
         p.strip_prefix("pf")
             .or_else(|| p.strip_prefix('p'))
@@ -175,70 +136,57 @@ fn pf_number(netdev: &Netdev, dev_name: &str) -> u32 {
         .unwrap_or(0)
 }
 
-pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &str) -> Result<PfState> {
-    let base = host.sys(format!("class/net/{name}"));
-    let devlink = base.join("device");
-    let device = std::fs::canonicalize(&devlink).with_context(|| {
-        format!(
-            "{name} has no device ({}): not a physical function",
-            devlink.display()
-        )
-    })?;
-    let dev_name = device
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .with_context(|| format!("{}: no device name", device.display()))?;
-    let bus = host
-        .link_name(&device.join("subsystem"))?
-        .unwrap_or_else(|| "pci".into());
-    let numvfs_path = device.join("sriov_numvfs");
-    let Some(numvfs) = host.read_u32_opt(&numvfs_path)? else {
+pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &IfName) -> Result<PfState> {
+    let nd = host.netdev(name);
+    let device = nd.physical_device()?;
+    let dev_name = device.name().to_string();
+    let bus = device.bus()?.unwrap_or_else(|| "pci".into());
+    let Some(numvfs) = device.numvfs()? else {
         bail!(
             "{name} ({dev_name}) does not support SR-IOV: {} is missing (SR-IOV disabled in firmware or BIOS? see `sriov-offload check`)",
-            numvfs_path.display()
+            device.numvfs_file().display()
         );
     };
-    let pf_netdev = netdev(host, name)?;
+    let pf_netdev = nd.state()?;
     let pf_number = pf_number(&pf_netdev, &dev_name);
     let mut vfs = vec![];
     for i in 0..numvfs {
-        let link = device.join(format!("virtfn{i}"));
-        let pci = host.link_name(&link)?;
-        let (driver, driver_override, netdevs) = match &pci {
-            Some(_) => {
-                let vdev = std::fs::canonicalize(&link)
-                    .with_context(|| format!("resolving {}", link.display()))?;
-                let ov = host
-                    .read_opt(&vdev.join("driver_override"))?
-                    .filter(|s| s != "(null)" && !s.is_empty());
-                let mut nds = vec![];
-                for n in host.list(&vdev.join("net"))? {
-                    nds.push(netdev(host, &n)?);
-                }
-                (host.link_name(&vdev.join("driver"))?, ov, nds)
-            }
-            None => (None, None, vec![]),
+        let vf = device.virtfn(i)?;
+        let st = match &vf {
+            Some(v) => VfState {
+                index: i,
+                pci: v.pci(),
+                driver: v.driver()?,
+                driver_override: v.driver_override()?,
+                netdevs: v
+                    .netdevs()?
+                    .iter()
+                    .map(|n| n.state())
+                    .collect::<Result<_>>()?,
+            },
+            None => VfState {
+                index: i,
+                pci: None,
+                driver: None,
+                driver_override: None,
+                netdevs: vec![],
+            },
         };
-        vfs.push(VfState {
-            index: i,
-            pci,
-            driver,
-            driver_override,
-            netdevs,
-        });
+        vfs.push(st);
     }
-    let (eswitch, eswitch_source) = kernel.eswitch_mode(host, &bus, &dev_name, name)?;
+    let handle = DevlinkHandle {
+        bus: bus.clone(),
+        dev: dev_name.clone(),
+    };
+    let (eswitch, eswitch_source) = kernel.eswitch_mode(&handle, &nd)?;
     let mut st = PfState {
-        name: name.to_string(),
+        name: name.clone(),
         bus,
         dev_name,
-        driver: host.link_name(&device.join("driver"))?,
+        driver: device.driver()?,
         numvfs,
-        totalvfs: host.read_u32_opt(&device.join("sriov_totalvfs"))?,
-        autoprobe: host
-            .read_opt(&device.join("sriov_drivers_autoprobe"))?
-            .map(|s| s != "0"),
-        device,
+        totalvfs: device.totalvfs()?,
+        autoprobe: device.autoprobe()?,
         netdev: pf_netdev,
         eswitch,
         eswitch_source,
@@ -246,105 +194,118 @@ pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &str) -> Result<PfStat
         vfs,
         reps: BTreeMap::new(),
     };
-    st.reps = match kernel.vf_representors(&st.bus, &st.dev_name)? {
+    st.reps = match kernel.vf_representors(&handle)? {
         Some(r) => r,
         None => representors(host, &st)?,
     };
     Ok(st)
 }
 
-/// Representors of a PF without devlink (fixture trees, old OFED kernels): netdevs on the same switch (`phys_switch_id`) whose port name says
-/// `pf<X>vf<Y>` with X this PF's number. Names of netdevs are never interpreted.
-pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, String>> {
+/// Representors of a PF without devlink (fixture trees, old OFED kernels): netdevs on the
+/// same switch (`phys_switch_id`) whose port name says `pf<X>vf<Y>` with X this PF's number.
+/// Names of netdevs are never interpreted.
+pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, IfName>> {
     let mut reps = BTreeMap::new();
     let Some(sw) = &pf.netdev.switch_id else {
         return Ok(reps);
     };
-    for n in host.list(&host.sys("class/net"))? {
-        if n == pf.name {
+    for n in host.netdevs()? {
+        if n.name() == &pf.name {
             continue;
         }
-        let base = host.sys(format!("class/net/{n}"));
-        // class/net also holds files such as bonding_masters
-        if !base.is_dir() {
+        if n.phys_switch_id()?.as_ref() != Some(sw) {
             continue;
         }
-        if read_attr(host, &base.join("phys_switch_id"))?.as_ref() != Some(sw) {
-            continue;
-        }
-        let Some(port) = read_attr(host, &base.join("phys_port_name"))? else {
+        let Some(port) = n.phys_port_name()? else {
             continue;
         };
         if let Some((pfn, vf)) = parse_rep_port_name(&port) {
             if pfn.is_none_or(|p| p == pf.pf_number) {
-                reps.insert(vf, n);
+                reps.insert(vf, n.name().clone());
             }
         }
     }
     Ok(reps)
 }
 
-/// VF-LAG state of an mlx5 PF, from debugfs; `None` when the file does not exist.
-pub fn lag_state(host: &Host, pci: &str) -> Result<Option<String>> {
-    host.read_opt(&lag_state_path(host, pci))
-}
-
-pub fn lag_state_path(host: &Host, pci: &str) -> PathBuf {
-    host.sys(format!("kernel/debug/mlx5/{pci}/lag/state"))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum GuidKind {
-    Node,
-    Port,
-}
-
-impl GuidKind {
-    pub fn file(self) -> &'static str {
-        match self {
-            GuidKind::Node => "node",
-            GuidKind::Port => "port",
-        }
+/// A PF's representors as they are now: devlink's port list, or (no devlink) sysfs with the
+/// PF's switch id re-read, since it can appear only with switchdev.
+pub fn current_reps(
+    host: &Host,
+    kernel: &mut Kernel,
+    pf: &PfState,
+) -> Result<BTreeMap<u32, IfName>> {
+    if let Some(r) = kernel.vf_representors(&pf.devlink())? {
+        return Ok(r);
     }
+    let mut p = pf.clone();
+    p.netdev = host.netdev(&pf.name).state()?;
+    representors(host, &p)
 }
 
-pub fn ib_guid_path(host: &Host, device: &str, vf: u32, kind: GuidKind) -> PathBuf {
-    host.sys(format!(
-        "class/infiniband/{device}/device/sriov/{vf}/{}",
-        kind.file()
-    ))
-}
-
-pub fn ib_guid(host: &Host, device: &str, vf: u32, kind: GuidKind) -> Result<Option<Guid>> {
-    let p = ib_guid_path(host, device, vf, kind);
-    match host.read_opt(&p)? {
-        None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|m: String| anyhow::anyhow!("{}: {m}", p.display())),
-    }
-}
-
-/// The configured PFs found on this host, with their config.
-pub struct Observed<'c> {
-    pub pfs: Vec<(&'c PfConfig, PfState)>,
-    /// Configured PFs not present (yet): matcher description.
-    pub missing: Vec<&'c PfConfig>,
-}
-
-pub fn observe<'c>(host: &Host, kernel: &mut Kernel, pfs: &[&'c PfConfig]) -> Result<Observed<'c>> {
-    let mut out = Observed {
-        pfs: vec![],
-        missing: vec![],
+/// The facts beyond sysfs for the observed PFs.
+fn facts(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &Config,
+    states: &[(&PfConfig, PfState)],
+) -> Result<Facts> {
+    let mut x = Facts {
+        hostname: host.hostname().unwrap_or_default(),
+        ..Facts::default()
     };
-    for pc in pfs {
-        match resolve_pf(host, &pc.matcher)? {
-            Some(name) => out.pfs.push((pc, observe_pf(host, kernel, &name)?)),
-            None => out.missing.push(pc),
+    for (pc, s) in states {
+        if !pc.vf.is_empty() {
+            if let Some(info) = kernel.vf_info(&s.name)? {
+                x.vf_info.insert(s.name.clone(), info);
+            }
+        }
+        if pc.hw_tc_offload && host.is_real() {
+            // a PF without the feature reads as "off": enabling it then fails, naming it
+            let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
+            x.hw_tc.insert(s.name.clone(), on);
+            for rep in s.reps.values() {
+                if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
+                    if f.supported() {
+                        x.hw_tc.insert(rep.clone(), f.active);
+                    }
+                }
+            }
+        }
+        if let Some(b) = cfg.bond_of(s.name.as_str()) {
+            if b.vf_lag {
+                let st = host.mlx5_lag_state(&s.dev_name)?;
+                x.lag_active
+                    .insert(s.name.clone(), st.as_deref() == Some("active"));
+            }
+            if let Some(ib) = &b.ib {
+                let dev = host.ib_device(&ib.device);
+                for vf in 0..s.numvfs {
+                    for kind in [GuidKind::Node, GuidKind::Port] {
+                        if let Some(g) = dev.guid(vf, kind)? {
+                            x.guids.insert((ib.device.clone(), vf, kind), g);
+                        }
+                    }
+                }
+            }
         }
     }
-    Ok(out)
+    Ok(x)
+}
+
+/// Observes the targeted PFs and the facts about them.
+pub fn observe<'c>(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &Config,
+    targets: &[Target<'c>],
+) -> Result<HostState<'c>> {
+    let pfs = targets
+        .iter()
+        .map(|t| Ok((t.cfg, observe_pf(host, kernel, &t.name)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let facts = facts(host, kernel, cfg, &pfs)?;
+    Ok(HostState { pfs, facts })
 }
 
 #[cfg(test)]

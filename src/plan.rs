@@ -1,7 +1,6 @@
 //! `(config, state) → steps`: pure. What `--dry-run` prints, what the tests check, and an empty
 //! plan is what "already configured" means.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -9,8 +8,8 @@ use serde::Serialize;
 use crate::config::{Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, PfConfig, VfConfig};
 use crate::guid::auto_guid;
 use crate::netlink::rtnl::VfInfo;
-use crate::observe::{GuidKind, PfState};
-use crate::types::Guid;
+use crate::observe::{Facts, PfState};
+use crate::types::{Guid, GuidKind, IfName};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Phase {
@@ -23,57 +22,57 @@ pub enum Phase {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Step {
     Autoprobe {
-        pf: String,
+        pf: IfName,
         on: bool,
     },
     NumVfs {
-        pf: String,
+        pf: IfName,
         count: u32,
     },
     Unbind {
-        pf: String,
+        pf: IfName,
         vf: u32,
         driver: String,
     },
     Eswitch {
-        pf: String,
+        pf: IfName,
         mode: EswitchMode,
     },
     VfProps {
-        pf: String,
+        pf: IfName,
         vf: u32,
         #[serde(skip)]
         cfg: VfConfig,
     },
     WaitLag {
-        bond: String,
-        pf: String,
+        bond: IfName,
+        pf: IfName,
     },
     WaitReps {
-        pf: String,
+        pf: IfName,
         vfs: Vec<u32>,
     },
     Guid {
-        pf: String,
+        pf: IfName,
         device: String,
         vf: u32,
         kind: GuidKind,
         guid: Guid,
     },
     Bind {
-        pf: String,
+        pf: IfName,
         vfs: Vec<u32>,
         driver: String,
     },
     /// On the PF, and on every representor of it that can have it (representors are
     /// enumerated when the step runs: they may be created by this very run).
     HwTcOffload {
-        pf: String,
+        pf: IfName,
     },
 }
 
 impl Step {
-    pub fn pf(&self) -> &str {
+    pub fn pf(&self) -> &IfName {
         match self {
             Step::Autoprobe { pf, .. }
             | Step::NumVfs { pf, .. }
@@ -176,7 +175,7 @@ impl fmt::Display for Step {
 /// Why a plan could not be made without breaking something; nothing has been written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
-    pub pf: String,
+    pub pf: IfName,
     pub reason: String,
 }
 
@@ -184,23 +183,6 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.pf, self.reason)
     }
-}
-
-/// Facts the plan needs that are not in sysfs; each `None` means unknown, and unknown
-/// means "do it" (writes are idempotent).
-#[derive(Default, Clone, Debug)]
-pub struct Extra {
-    /// PF name → VF properties as the driver reports them.
-    pub vf_info: BTreeMap<String, Vec<VfInfo>>,
-    /// netdev (PF or representor) → hw-tc-offload active, for those that can have it. Only
-    /// known on a real kernel (ethtool netlink); unknown means not planned, since a fixture
-    /// tree cannot apply it.
-    pub hw_tc: BTreeMap<String, bool>,
-    /// (IB device, VF, kind) → current GUID.
-    pub guids: BTreeMap<(String, u32, GuidKind), Guid>,
-    /// PF → VF LAG active.
-    pub lag_active: BTreeMap<String, bool>,
-    pub hostname: String,
 }
 
 pub struct Input<'a> {
@@ -237,7 +219,7 @@ pub fn wanted_guid(
 /// Plans one PF. `force` allows resetting VFs that are in use.
 pub fn plan_pf(
     inp: &Input,
-    extra: &Extra,
+    extra: &Facts,
     phase: Phase,
     force: bool,
 ) -> Result<Vec<Step>, Refusal> {
@@ -414,7 +396,7 @@ pub fn plan_pf(
     if let Some((b, _)) = inp.bond {
         if b.vf_lag && extra.lag_active.get(&pf) != Some(&true) {
             steps.push(Step::WaitLag {
-                bond: b.name.to_string(),
+                bond: b.name.clone(),
                 pf: pf.clone(),
             });
         }
@@ -509,7 +491,7 @@ pub fn plan_pf(
         Some(Bind::None) | None => {}
     }
     if switchdev && c.hw_tc_offload {
-        let off = |n: &String| extra.hw_tc.get(n) == Some(&false);
+        let off = |n: &IfName| extra.hw_tc.get(n) == Some(&false);
         // new representors (this run creates them) are checked when the step runs
         let new_reps = steps.iter().any(|s| matches!(s, Step::WaitReps { .. }))
             && extra.hw_tc.contains_key(&pf);
@@ -523,8 +505,10 @@ pub fn plan_pf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::{EswitchSource, Netdev, VfState};
-    use std::collections::BTreeSet;
+    use crate::host::net::NetdevState as Netdev;
+    use crate::kernel::EswitchSource;
+    use crate::observe::VfState;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn pfc(vfs: u16) -> PfConfig {
         PfConfig {
@@ -542,7 +526,7 @@ mod tests {
 
     fn nd(name: &str, up: bool) -> Netdev {
         Netdev {
-            name: name.into(),
+            name: name.parse().unwrap(),
             up,
             master: None,
             switch_id: None,
@@ -553,8 +537,7 @@ mod tests {
 
     fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
         PfState {
-            name: "p0".into(),
-            device: "/sys/devices/x".into(),
+            name: "p0".parse().unwrap(),
             bus: "pci".into(),
             dev_name: "0000:3b:00.0".into(),
             driver: Some("mlx5_core".into()),
@@ -568,7 +551,7 @@ mod tests {
             vfs: (0..numvfs)
                 .map(|i| VfState {
                     index: i,
-                    pci: Some(format!("0000:3b:00.{}", i + 2)),
+                    pci: Some(format!("0000:3b:00.{}", i + 2).parse().unwrap()),
                     driver: bound.map(String::from),
                     driver_override: None,
                     // vfio-pci and pci-stub give the host no netdev
@@ -581,15 +564,15 @@ mod tests {
                 .collect(),
             reps: (0..numvfs)
                 .filter(|_| mode == EswitchMode::Switchdev)
-                .map(|i| (i, format!("rep{i}")))
+                .map(|i| (i, format!("rep{i}").parse().unwrap()))
                 .collect(),
         }
     }
 
     fn plan(c: &PfConfig, s: &PfState, phase: Phase, force: bool) -> Result<Vec<Step>, Refusal> {
-        let mut extra = Extra::default();
+        let mut extra = Facts::default();
         extra.hw_tc.insert(
-            "p0".into(),
+            "p0".parse().unwrap(),
             s.eswitch == Some(EswitchMode::Switchdev) && s.numvfs > 0,
         );
         plan_pf(

@@ -173,6 +173,23 @@ impl From<Guid> for String {
     }
 }
 
+/// Which of a VF's two InfiniBand GUIDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum GuidKind {
+    Node,
+    Port,
+}
+
+impl GuidKind {
+    /// The sysfs file name (`sriov/N/node`, `sriov/N/port`), also used in messages.
+    pub fn file(self) -> &'static str {
+        match self {
+            GuidKind::Node => "node",
+            GuidKind::Port => "port",
+        }
+    }
+}
+
 fn parse_hex_bytes<const N: usize>(s: &str) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     let mut parts = s.split(':');

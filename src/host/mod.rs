@@ -1,5 +1,23 @@
-//! The only code that touches the OS filesystem: paths under a root (`/` on a host, a fixture
-//! tree in tests via `SRIOV_OFFLOAD_ROOT`), every error naming the operation and the file.
+//! The host model: the only code that touches the OS filesystem. Every path under /sys, /proc
+//! and /run is spelled here, under one root (`/` on a host, a fixture tree in tests via
+//! `SRIOV_OFFLOAD_ROOT`), and every error names the operation, the value and the file.
+//!
+//! Typed handles over validated names: [`Device`] (a PF or VF: `Host::pci`, `Netdev::device`),
+//! [`Netdev`] (`Host::netdev`), [`Irq`] and the CPU topology ([`cpu`]), [`IbDevice`] and the
+//! mlx5 LAG state ([`ib`]), and the run directory ([`run`]: markers, map, locks). Netlink is not
+//! here: `kernel` is its facade.
+
+pub mod cpu;
+pub mod ib;
+pub mod net;
+pub mod pci;
+pub mod run;
+
+pub use cpu::Irq;
+pub use ib::IbDevice;
+pub use net::Netdev;
+pub use pci::{Device, PciDriver};
+pub use run::{LegacyMarker, RunDir, RunFile};
 
 use std::fs;
 use std::io::{self, Write};
@@ -45,15 +63,16 @@ impl Host {
         &self.root
     }
 
-    pub fn sys(&self, rel: impl AsRef<Path>) -> PathBuf {
+    fn sys(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join("sys").join(rel)
     }
-    pub fn proc(&self, rel: impl AsRef<Path>) -> PathBuf {
+    fn proc(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join("proc").join(rel)
     }
-    pub fn run(&self, rel: impl AsRef<Path>) -> PathBuf {
+    fn run(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join("run").join(rel)
     }
+    /// Config and other files under /etc (the config loader and the generator read them).
     pub fn etc(&self, rel: impl AsRef<Path>) -> PathBuf {
         self.root.join("etc").join(rel)
     }
@@ -66,19 +85,19 @@ impl Host {
     pub fn writes(&self) -> u32 {
         self.writes.load(Ordering::Relaxed)
     }
-    pub fn count_write(&self) {
+    fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads a sysfs-style attribute, trimmed.
-    pub fn read(&self, path: &Path) -> Result<String> {
+    fn read(&self, path: &Path) -> Result<String> {
         fs::read_to_string(path)
             .map(|s| s.trim().to_string())
             .with_context(|| format!("reading {}", path.display()))
     }
 
     /// Like `read`, but a missing file is `None`.
-    pub fn read_opt(&self, path: &Path) -> Result<Option<String>> {
+    fn read_opt(&self, path: &Path) -> Result<Option<String>> {
         match fs::read_to_string(path) {
             Ok(s) => Ok(Some(s.trim().to_string())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -86,7 +105,7 @@ impl Host {
         }
     }
 
-    pub fn read_u32_opt(&self, path: &Path) -> Result<Option<u32>> {
+    fn read_u32_opt(&self, path: &Path) -> Result<Option<u32>> {
         self.read_opt(path)?
             .map(|s| {
                 s.parse::<u32>()
@@ -97,7 +116,7 @@ impl Host {
 
     /// Writes an attribute the way `echo value > file` does. The error names value and file,
     /// and keeps the `io::Error` as its root cause so callers can branch on EBUSY etc.
-    pub fn write(&self, path: &Path, value: &str) -> Result<()> {
+    fn write(&self, path: &Path, value: &str) -> Result<()> {
         self.count_write();
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -109,7 +128,7 @@ impl Host {
     }
 
     /// Basename of a symlink's target (`device/driver` → `mlx5_core`); `None` if absent.
-    pub fn link_name(&self, path: &Path) -> Result<Option<String>> {
+    fn link_name(&self, path: &Path) -> Result<Option<String>> {
         match fs::read_link(path) {
             Ok(t) => Ok(t.file_name().map(|n| n.to_string_lossy().into_owned())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -117,8 +136,46 @@ impl Host {
         }
     }
 
+    /// Reads an attribute that some devices do not implement: the kernel answers EOPNOTSUPP,
+    /// EINVAL, ENODATA, ENODEV or ENOTDIR for "not applicable" (e.g. `phys_switch_id` of a
+    /// plain NIC); that and an empty value are `None`.
+    fn read_attr(&self, p: &Path) -> Result<Option<String>> {
+        use nix::errno::Errno;
+        let na = [
+            Errno::EOPNOTSUPP,
+            Errno::EINVAL,
+            Errno::ENODATA,
+            Errno::ENODEV,
+            Errno::ENOTDIR,
+        ];
+        match self.read_opt(p) {
+            Ok(v) => Ok(v.filter(|s| !s.is_empty())),
+            Err(e) if errno_of(&e).is_some_and(|n| na.iter().any(|x| *x as i32 == n)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The directory a sysfs link resolves to (`class/net/X/device` → `/sys/devices/…/BDF`).
+    fn resolve(&self, path: &Path) -> Result<PathBuf> {
+        fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))
+    }
+
+    /// Whole file as text, untrimmed (`/proc/interrupts`).
+    fn read_text(&self, path: &Path) -> Result<String> {
+        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Whole file as bytes; a missing file is `None`.
+    fn read_bytes_opt(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
     /// Entry names of a directory, sorted; a missing directory is empty.
-    pub fn list(&self, path: &Path) -> Result<Vec<String>> {
+    fn list(&self, path: &Path) -> Result<Vec<String>> {
         let rd = match fs::read_dir(path) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
@@ -137,13 +194,13 @@ impl Host {
         path.symlink_metadata().is_ok()
     }
 
-    pub fn create_dir_all(&self, path: &Path) -> Result<()> {
+    fn create_dir_all(&self, path: &Path) -> Result<()> {
         fs::create_dir_all(path).with_context(|| format!("creating directory {}", path.display()))
     }
 
     /// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
     /// Readers see the old content or the new, never a partial file.
-    pub fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<()> {
+    fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<()> {
         self.count_write();
         let dir = path
             .parent()
@@ -171,7 +228,7 @@ impl Host {
     }
 
     /// Removes a file; absent is fine.
-    pub fn remove(&self, path: &Path) -> Result<bool> {
+    fn remove(&self, path: &Path) -> Result<bool> {
         match fs::remove_file(path) {
             Ok(()) => {
                 self.count_write();

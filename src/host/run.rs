@@ -1,0 +1,118 @@
+//! `/run/sriov-offload`: the ready and failed markers, the VF map, the per-PF lock files; and the
+//! legacy marker some consumers still wait for (`[boot] legacy_marker`).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::Host;
+
+/// The files we keep in the run directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunFile {
+    Ready,
+    Failed,
+    VfMap,
+}
+
+impl RunFile {
+    fn name(self) -> &'static str {
+        match self {
+            RunFile::Ready => "ready",
+            RunFile::Failed => "failed",
+            RunFile::VfMap => "vf-map.json",
+        }
+    }
+}
+
+pub struct RunDir<'h> {
+    host: &'h Host,
+    dir: PathBuf,
+}
+
+impl Host {
+    pub fn run_dir(&self) -> RunDir<'_> {
+        RunDir {
+            host: self,
+            dir: self.run("sriov-offload"),
+        }
+    }
+
+    /// A path from the config (`legacy_marker`), placed under the root.
+    pub fn legacy_marker(&self, p: &Path) -> LegacyMarker<'_> {
+        LegacyMarker {
+            host: self,
+            path: self.abs(p),
+        }
+    }
+}
+
+impl RunDir<'_> {
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn file(&self, f: RunFile) -> PathBuf {
+        self.dir.join(f.name())
+    }
+
+    pub fn create(&self) -> Result<()> {
+        self.host.create_dir_all(&self.dir)
+    }
+
+    pub fn read(&self, f: RunFile) -> Result<Option<String>> {
+        self.host.read_opt(&self.file(f))
+    }
+
+    pub fn read_bytes(&self, f: RunFile) -> Result<Option<Vec<u8>>> {
+        self.host.read_bytes_opt(&self.file(f))
+    }
+
+    /// Temp file, fsync, rename: readers see the old content or the new.
+    pub fn write_atomic(&self, f: RunFile, contents: &[u8]) -> Result<()> {
+        self.host.write_atomic(&self.file(f), contents)
+    }
+
+    /// Removes the file; absent is fine. True when something was removed.
+    pub fn remove(&self, f: RunFile) -> Result<bool> {
+        self.host.remove(&self.file(f))
+    }
+
+    /// Opens (creating) the lock file of one device, `lock/<device>`, for `flock`.
+    pub fn lock_file(&self, device: &str) -> Result<(File, PathBuf)> {
+        let dir = self.dir.join("lock");
+        self.host.create_dir_all(&dir)?;
+        let path = dir.join(device);
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening lock {}", path.display()))?;
+        Ok((f, path))
+    }
+}
+
+pub struct LegacyMarker<'h> {
+    host: &'h Host,
+    path: PathBuf,
+}
+
+impl LegacyMarker<'_> {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn exists(&self) -> bool {
+        self.host.exists(&self.path)
+    }
+
+    pub fn touch(&self) -> Result<()> {
+        self.host.write_atomic(&self.path, b"")
+    }
+
+    pub fn remove(&self) -> Result<bool> {
+        self.host.remove(&self.path)
+    }
+}
