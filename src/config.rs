@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::types::{parse_duration, Guid, IfName, Mac, PciAddr};
+use crate::types::{is_unit_name, parse_duration, Guid, IfName, Mac, PciAddr};
 
 /// A configuration error: where it is and what rule it breaks. Maps to exit code 2.
 #[derive(Debug)]
@@ -725,7 +725,7 @@ impl Builder {
             if let Some(before) = bt.before {
                 let mut v = vec![];
                 for u in before {
-                    if !crate::generate::is_unit_name(u.get_ref()) {
+                    if !is_unit_name(u.get_ref()) {
                         return Err(src.err(
                             &u,
                             format!("boot.before: {:?} is not a systemd unit name", u.get_ref()),
