@@ -147,29 +147,10 @@ fn write_comment(f: &mut fmt::Formatter<'_>, c: &str) -> fmt::Result {
 }
 
 /// systemd's path escaping (`systemd-escape --path`): `/` → `-`, a leading `.`, `-`, `\` and
-/// bytes outside `[A-Za-z0-9:_.]` → `\xNN`.
+/// bytes outside `[A-Za-z0-9:_.]` → `\xNN`. libsystemd's implementation, checked against
+/// systemd's own output in the tests below.
 pub fn escape_path(path: &str) -> String {
-    let trimmed = path.trim_matches('/');
-    let mut out = String::with_capacity(trimmed.len());
-    let mut prev_slash = false;
-    for (i, b) in trimmed.bytes().enumerate() {
-        if b == b'/' {
-            // `//` collapses to one `-`, as path_simplify() does
-            if !prev_slash {
-                out.push('-');
-            }
-            prev_slash = true;
-            continue;
-        }
-        prev_slash = false;
-        let plain = b.is_ascii_alphanumeric() || b == b':' || b == b'_' || (b == b'.' && i > 0);
-        if plain {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
+    libsystemd::unit::escape_path(path)
 }
 
 /// The device unit that appears when the netdev a `[[pf]]` entry matches has been set up by udev.
