@@ -214,6 +214,21 @@ fn write_hex_bytes(f: &mut fmt::Formatter<'_>, b: &[u8]) -> fmt::Result {
     Ok(())
 }
 
+/// A unit name safe to use as a drop-in directory name (checked by the config loader and
+/// again by the generator).
+pub fn is_unit_name(s: &str) -> bool {
+    const SUFFIXES: [&str; 6] = [
+        ".service", ".target", ".socket", ".mount", ".path", ".timer",
+    ];
+    SUFFIXES
+        .iter()
+        .any(|suf| s.len() > suf.len() && s.ends_with(suf))
+        && s.len() <= 255
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c))
+}
+
 /// Parses durations like `120s`, `2m`, `500ms`, `1h`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();

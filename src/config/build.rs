@@ -1,445 +1,17 @@
-//! TOML configuration: one main file plus `conf.d/*.toml` drop-ins (sorted, later wins),
-//! parsed into a validated model. Every error names `file:line:col` and the rule broken.
+//! Validation: merges the raw form of each file, in order, into the model. Every error points
+//! at the key that breaks a rule.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-use toml::Spanned;
-
-use crate::types::{parse_duration, Guid, IfName, Mac, PciAddr};
-
-/// A configuration error: where it is and what rule it breaks. Maps to exit code 2.
-#[derive(Debug)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.col,
-                self.message
-            )
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Largest VF count we accept in a config; the device's `sriov_totalvfs` is checked at apply time.
-pub const MAX_VFS: u16 = 2048;
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PfMatch {
-    Name(IfName),
-    Pci(PciAddr),
-    Mac(Mac),
-}
-
-impl fmt::Display for PfMatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PfMatch::Name(n) => write!(f, "name {n}"),
-            PfMatch::Pci(p) => write!(f, "pci {p}"),
-            PfMatch::Mac(m) => write!(f, "mac {m}"),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(try_from = "String", rename_all = "lowercase")]
-pub enum EswitchMode {
-    Legacy,
-    Switchdev,
-}
-
-impl fmt::Display for EswitchMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EswitchMode::Legacy => "legacy",
-            EswitchMode::Switchdev => "switchdev",
-        })
-    }
-}
-
-/// When the eswitch mode is changed relative to VF creation and bond enslavement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub enum EswitchOrder {
-    /// vf-pre, before `sriov_numvfs` is written (NICs that refuse switchdev while VFs exist).
-    BeforeVfs,
-    /// vf-pre, after the VFs are created (BlueField/ConnectX LAG: mode before the bond).
-    BeforeBond,
-    /// vf-post, after the bond has enslaved the PF (seed 000's bond.offload.post).
-    AfterBond,
-}
-
-impl TryFrom<String> for EswitchMode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "legacy" => Ok(EswitchMode::Legacy),
-            "switchdev" => Ok(EswitchMode::Switchdev),
-            _ => Err(format!("eswitch {s:?} is not \"legacy\" or \"switchdev\"")),
-        }
-    }
-}
-
-impl TryFrom<String> for EswitchOrder {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "before-vfs" => Ok(EswitchOrder::BeforeVfs),
-            "before-bond" => Ok(EswitchOrder::BeforeBond),
-            "after-bond" => Ok(EswitchOrder::AfterBond),
-            _ => Err(format!(
-                "eswitch_order {s:?} is not \"before-vfs\", \"before-bond\" or \"after-bond\""
-            )),
-        }
-    }
-}
-
-impl TryFrom<String> for LinkState {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "auto" => Ok(LinkState::Auto),
-            "enable" => Ok(LinkState::Enable),
-            "disable" => Ok(LinkState::Disable),
-            _ => Err(format!(
-                "link_state {s:?} is not \"auto\", \"enable\" or \"disable\""
-            )),
-        }
-    }
-}
-
-/// What VFs are bound to once the PF is configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Bind {
-    /// Leave VFs on no driver (vfio / libvirt managed devices bind them later).
-    None,
-    Driver(String),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub enum LinkState {
-    Auto,
-    Enable,
-    Disable,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VfConfig {
-    pub mac: Option<Mac>,
-    pub vlan: Option<u16>,
-    pub qos: Option<u8>,
-    pub trust: Option<bool>,
-    pub spoofchk: Option<bool>,
-    pub link_state: Option<LinkState>,
-}
-
-impl VfConfig {
-    fn merge(&mut self, o: VfConfig) {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
-        }
-        take!(mac, vlan, qos, trust, spoofchk, link_state);
-    }
-    pub fn is_empty(&self) -> bool {
-        *self == VfConfig::default()
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct PfConfig {
-    pub matcher: PfMatch,
-    pub vfs: u16,
-    pub eswitch: Option<EswitchMode>,
-    pub eswitch_order: EswitchOrder,
-    pub bind: Option<Bind>,
-    pub reserved_vfs: BTreeSet<u16>,
-    pub hw_tc_offload: bool,
-    pub vf: BTreeMap<u16, VfConfig>,
-    /// Where this PF was (last) configured, for messages.
-    pub origin: String,
-}
-
-/// How IB GUIDs of a bond's VFs are chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GuidScheme {
-    /// Derived from host name, PF index and VF index (see `guid::auto_guid`).
-    Auto,
-    Explicit(BTreeMap<u16, Guid>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IbConfig {
-    pub device: String,
-    pub node_guids: Option<GuidScheme>,
-    pub port_guids: Option<GuidScheme>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct BondConfig {
-    pub name: IfName,
-    pub slaves: Vec<IfName>,
-    pub vf_lag: bool,
-    pub ib: Option<IbConfig>,
-    pub origin: String,
-}
-
-/// `[tune]`, globally or as a per-PF override (`tune = { ... }` in `[[pf]]`). `None`: not set
-/// here (a per-PF value overrides the global one key by key, see [`Config::tune_for`]).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct TuneConfig {
-    pub rss_hfunc: Option<String>,
-    pub rings: Option<RingsSetting>,
-    pub channels: Option<ChannelsSetting>,
-    pub irq_affinity: Option<bool>,
-    pub xps: Option<bool>,
-}
-
-impl TuneConfig {
-    /// Overlays the keys set in `o`.
-    pub fn merge(&mut self, o: &TuneConfig) {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f.clone(); } )* };
-        }
-        take!(rss_hfunc, rings, channels, irq_affinity, xps);
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RingsSetting {
-    Max,
-    Count(u32),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChannelsSetting {
-    NumaLocal,
-    Count(u32),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct BootConfig {
-    pub before: Vec<String>,
-    pub legacy_marker: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    pub timeout: Duration,
-    pub pfs: Vec<PfConfig>,
-    pub bonds: Vec<BondConfig>,
-    pub tune: TuneConfig,
-    /// Per-PF `tune = { ... }` overrides of `[tune]`, by the PF's match.
-    pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
-    pub boot: BootConfig,
-    /// Files read, in order.
-    pub sources: Vec<PathBuf>,
-}
-
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            timeout: DEFAULT_TIMEOUT,
-            pfs: vec![],
-            bonds: vec![],
-            tune: TuneConfig::default(),
-            pf_tune: BTreeMap::new(),
-            boot: BootConfig::default(),
-            sources: vec![],
-        }
-    }
-}
-
-impl Config {
-    /// The bond a PF (by interface name) is a configured slave of.
-    pub fn bond_of(&self, pf: &str) -> Option<&BondConfig> {
-        self.bonds
-            .iter()
-            .find(|b| b.slaves.iter().any(|s| s.as_str() == pf))
-    }
-
-    /// The tuning for a PF (and its VFs): `[tune]` with the PF's own `tune = { ... }` over it.
-    pub fn tune_for(&self, pf: &PfMatch) -> TuneConfig {
-        let mut t = self.tune.clone();
-        if let Some(o) = self.pf_tune.get(pf) {
-            t.merge(o);
-        }
-        t
-    }
-}
-
-// ---- raw (per-file) form: everything optional so drop-ins can override single keys ----
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    defaults: Option<RawDefaults>,
-    #[serde(default)]
-    pf: Vec<Spanned<RawPf>>,
-    #[serde(default)]
-    bond: Vec<Spanned<RawBond>>,
-    tune: Option<RawTune>,
-    boot: Option<RawBoot>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    timeout: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawMatch {
-    name: Option<IfName>,
-    pci: Option<PciAddr>,
-    mac: Option<Mac>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPf {
-    #[serde(rename = "match")]
-    matcher: Spanned<RawMatch>,
-    vfs: Option<Spanned<i64>>,
-    eswitch: Option<EswitchMode>,
-    eswitch_order: Option<EswitchOrder>,
-    bind: Option<Spanned<String>>,
-    reserved_vfs: Option<Vec<Spanned<i64>>>,
-    hw_tc_offload: Option<bool>,
-    #[serde(default)]
-    vf: BTreeMap<Spanned<String>, VfConfig>,
-    tune: Option<RawTune>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBond {
-    name: Spanned<IfName>,
-    slaves: Option<Vec<Spanned<IfName>>>,
-    vf_lag: Option<bool>,
-    ib: Option<RawIb>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawIb {
-    device: Spanned<String>,
-    node_guids: Option<RawGuids>,
-    port_guids: Option<RawGuids>,
-}
-
-/// `"auto"` or a table `{ VF index = "GUID" }`; interpreted by hand (serde's untagged enums
-/// lose the spans we report errors with).
-type RawGuids = Spanned<toml::Value>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTune {
-    rss_hfunc: Option<Spanned<String>>,
-    rings: Option<Spanned<toml::Value>>,
-    channels: Option<Spanned<toml::Value>>,
-    irq_affinity: Option<Spanned<String>>,
-    xps: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBoot {
-    before: Option<Vec<Spanned<String>>>,
-    legacy_marker: Option<Spanned<String>>,
-}
-
-/// Turns byte offsets into `file:line:col` errors for one source file.
-struct Source<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn err_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        ConfigError {
-            file: self.path.to_path_buf(),
-            line,
-            col,
-            message: message.into(),
-        }
-    }
-    fn err<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ConfigError {
-        self.err_at(s.span().start, message)
-    }
-}
-
-fn file_error(path: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        file: path.to_path_buf(),
-        line: 0,
-        col: 0,
-        message: message.into(),
-    }
-}
-
-/// Where the config lives under a root (`/etc/sriov-offload`): the main file and its drop-ins.
-pub fn default_files(etc_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
-    let main = etc_dir.join("config.toml");
-    let mut files = vec![];
-    if main.exists() {
-        files.push(main);
-    }
-    files.extend(drop_ins(etc_dir)?);
-    Ok(files)
-}
-
-/// `conf.d/*.toml` next to the main file, sorted by name.
-pub fn drop_ins(etc_dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
-    let dir = etc_dir.join("conf.d");
-    let pattern = dir.join("*.toml");
-    let pattern = pattern
-        .to_str()
-        .ok_or_else(|| file_error(&dir, "path is not valid UTF-8"))?;
-    let pattern = glob::Pattern::escape(pattern.trim_end_matches("*.toml")) + "*.toml";
-    let mut out = vec![];
-    for entry in glob::glob(&pattern).map_err(|e| file_error(&dir, e.to_string()))? {
-        out.push(entry.map_err(|e| file_error(e.path(), format!("cannot read: {}", e.error())))?);
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Loads and validates the given files in order (later files win). No files: empty config.
-pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
-    let mut b = Builder::default();
-    for path in files {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
-        b.add(&Source { path, text: &text })?;
-    }
-    b.finish(files)
-}
+use super::error::{ConfigError, Source};
+use super::model::{
+    Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
+    IbConfig, PfConfig, PfMatch, RingsSetting, TuneConfig, DEFAULT_TIMEOUT, MAX_VFS,
+};
+use super::raw::{RawFile, RawGuids, RawTune};
+use crate::types::{is_unit_name, parse_duration, Guid, IfName};
 
 /// Parses one config from text (tests, `--config -`).
 pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -449,7 +21,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
 }
 
 #[derive(Default)]
-struct Builder {
+pub(super) struct Builder {
     timeout: Option<Duration>,
     pfs: Vec<PfConfig>,
     bonds: Vec<BondConfig>,
@@ -459,7 +31,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn add(&mut self, src: &Source) -> Result<(), ConfigError> {
+    pub(super) fn add(&mut self, src: &Source) -> Result<(), ConfigError> {
         let raw: RawFile = toml::from_str(src.text).map_err(|e| {
             let at = e.span().map_or(0, |s| s.start);
             // toml puts "expected ..." on a second line: keep the error on one line
@@ -725,7 +297,7 @@ impl Builder {
             if let Some(before) = bt.before {
                 let mut v = vec![];
                 for u in before {
-                    if !crate::generate::is_unit_name(u.get_ref()) {
+                    if !is_unit_name(u.get_ref()) {
                         return Err(src.err(
                             &u,
                             format!("boot.before: {:?} is not a systemd unit name", u.get_ref()),
@@ -749,7 +321,7 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
+    pub(super) fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
         Ok(Config {
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             pfs: self.pfs,
@@ -934,29 +506,6 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
     fn empty_config_is_valid_and_empty() {
         let c = parse("").unwrap();
         assert!(c.pfs.is_empty() && c.bonds.is_empty());
-    }
-
-    #[test]
-    fn drop_in_overrides_single_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let main = dir.path().join("config.toml");
-        std::fs::write(
-            &main,
-            "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 4\nbind = \"igbvf\"\n",
-        )
-        .unwrap();
-        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
-        std::fs::write(
-            dir.path().join("conf.d/50-more.toml"),
-            "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 7\n",
-        )
-        .unwrap();
-        let files = default_files(dir.path()).unwrap();
-        assert_eq!(files.len(), 2);
-        let c = load(&files).unwrap();
-        assert_eq!(c.pfs.len(), 1);
-        assert_eq!(c.pfs[0].vfs, 7);
-        assert_eq!(c.pfs[0].bind, Some(Bind::Driver("igbvf".into())));
     }
 
     #[test]

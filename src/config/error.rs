@@ -1,0 +1,66 @@
+//! Where a configuration error is (`file:line:col`) and what rule it breaks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+/// A configuration error: where it is and what rule it breaks. Maps to exit code 2.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.col,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Turns byte offsets into `file:line:col` errors for one source file.
+pub(super) struct Source<'a> {
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
+}
+
+impl Source<'_> {
+    pub(super) fn err_at(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+    pub(super) fn err<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.err_at(s.span().start, message)
+    }
+}
+
+pub(super) fn file_error(path: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message: message.into(),
+    }
+}

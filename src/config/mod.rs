@@ -1,0 +1,21 @@
+//! TOML configuration: one main file plus `conf.d/*.toml` drop-ins (sorted, later wins),
+//! parsed into a validated model. Every error names `file:line:col` and the rule broken.
+//!
+//! `model` holds the validated types the rest of the crate reads, `load` finds and reads the
+//! files, `raw` is their serde form and `build` validates it into the model; `error` places
+//! errors in a file.
+
+mod build;
+mod error;
+mod load;
+mod model;
+mod raw;
+
+pub use build::parse_str;
+pub use error::ConfigError;
+pub use load::{default_files, drop_ins, load};
+pub use model::{
+    Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
+    IbConfig, LinkState, PfConfig, PfMatch, RingsSetting, TuneConfig, VfConfig, DEFAULT_TIMEOUT,
+    MAX_VFS,
+};

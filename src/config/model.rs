@@ -1,0 +1,260 @@
+//! The validated configuration model: what the rest of the crate reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::types::{Guid, IfName, Mac, PciAddr};
+
+/// Largest VF count we accept in a config; the device's `sriov_totalvfs` is checked at apply time.
+pub const MAX_VFS: u16 = 2048;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PfMatch {
+    Name(IfName),
+    Pci(PciAddr),
+    Mac(Mac),
+}
+
+impl fmt::Display for PfMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PfMatch::Name(n) => write!(f, "name {n}"),
+            PfMatch::Pci(p) => write!(f, "pci {p}"),
+            PfMatch::Mac(m) => write!(f, "mac {m}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(try_from = "String", rename_all = "lowercase")]
+pub enum EswitchMode {
+    Legacy,
+    Switchdev,
+}
+
+impl fmt::Display for EswitchMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EswitchMode::Legacy => "legacy",
+            EswitchMode::Switchdev => "switchdev",
+        })
+    }
+}
+
+/// When the eswitch mode is changed relative to VF creation and bond enslavement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum EswitchOrder {
+    /// vf-pre, before `sriov_numvfs` is written (NICs that refuse switchdev while VFs exist).
+    BeforeVfs,
+    /// vf-pre, after the VFs are created (BlueField/ConnectX LAG: mode before the bond).
+    BeforeBond,
+    /// vf-post, after the bond has enslaved the PF (seed 000's bond.offload.post).
+    AfterBond,
+}
+
+impl TryFrom<String> for EswitchMode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "legacy" => Ok(EswitchMode::Legacy),
+            "switchdev" => Ok(EswitchMode::Switchdev),
+            _ => Err(format!("eswitch {s:?} is not \"legacy\" or \"switchdev\"")),
+        }
+    }
+}
+
+impl TryFrom<String> for EswitchOrder {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "before-vfs" => Ok(EswitchOrder::BeforeVfs),
+            "before-bond" => Ok(EswitchOrder::BeforeBond),
+            "after-bond" => Ok(EswitchOrder::AfterBond),
+            _ => Err(format!(
+                "eswitch_order {s:?} is not \"before-vfs\", \"before-bond\" or \"after-bond\""
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for LinkState {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "auto" => Ok(LinkState::Auto),
+            "enable" => Ok(LinkState::Enable),
+            "disable" => Ok(LinkState::Disable),
+            _ => Err(format!(
+                "link_state {s:?} is not \"auto\", \"enable\" or \"disable\""
+            )),
+        }
+    }
+}
+
+/// What VFs are bound to once the PF is configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bind {
+    /// Leave VFs on no driver (vfio / libvirt managed devices bind them later).
+    None,
+    Driver(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LinkState {
+    Auto,
+    Enable,
+    Disable,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VfConfig {
+    pub mac: Option<Mac>,
+    pub vlan: Option<u16>,
+    pub qos: Option<u8>,
+    pub trust: Option<bool>,
+    pub spoofchk: Option<bool>,
+    pub link_state: Option<LinkState>,
+}
+
+impl VfConfig {
+    pub(super) fn merge(&mut self, o: VfConfig) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
+        }
+        take!(mac, vlan, qos, trust, spoofchk, link_state);
+    }
+    pub fn is_empty(&self) -> bool {
+        *self == VfConfig::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PfConfig {
+    pub matcher: PfMatch,
+    pub vfs: u16,
+    pub eswitch: Option<EswitchMode>,
+    pub eswitch_order: EswitchOrder,
+    pub bind: Option<Bind>,
+    pub reserved_vfs: BTreeSet<u16>,
+    pub hw_tc_offload: bool,
+    pub vf: BTreeMap<u16, VfConfig>,
+    /// Where this PF was (last) configured, for messages.
+    pub origin: String,
+}
+
+/// How IB GUIDs of a bond's VFs are chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuidScheme {
+    /// Derived from host name, PF index and VF index (see `guid::auto_guid`).
+    Auto,
+    Explicit(BTreeMap<u16, Guid>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IbConfig {
+    pub device: String,
+    pub node_guids: Option<GuidScheme>,
+    pub port_guids: Option<GuidScheme>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BondConfig {
+    pub name: IfName,
+    pub slaves: Vec<IfName>,
+    pub vf_lag: bool,
+    pub ib: Option<IbConfig>,
+    pub origin: String,
+}
+
+/// `[tune]`, globally or as a per-PF override (`tune = { ... }` in `[[pf]]`). `None`: not set
+/// here (a per-PF value overrides the global one key by key, see [`Config::tune_for`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TuneConfig {
+    pub rss_hfunc: Option<String>,
+    pub rings: Option<RingsSetting>,
+    pub channels: Option<ChannelsSetting>,
+    pub irq_affinity: Option<bool>,
+    pub xps: Option<bool>,
+}
+
+impl TuneConfig {
+    /// Overlays the keys set in `o`.
+    pub fn merge(&mut self, o: &TuneConfig) {
+        macro_rules! take {
+            ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f.clone(); } )* };
+        }
+        take!(rss_hfunc, rings, channels, irq_affinity, xps);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingsSetting {
+    Max,
+    Count(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelsSetting {
+    NumaLocal,
+    Count(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct BootConfig {
+    pub before: Vec<String>,
+    pub legacy_marker: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub timeout: Duration,
+    pub pfs: Vec<PfConfig>,
+    pub bonds: Vec<BondConfig>,
+    pub tune: TuneConfig,
+    /// Per-PF `tune = { ... }` overrides of `[tune]`, by the PF's match.
+    pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
+    pub boot: BootConfig,
+    /// Files read, in order.
+    pub sources: Vec<PathBuf>,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timeout: DEFAULT_TIMEOUT,
+            pfs: vec![],
+            bonds: vec![],
+            tune: TuneConfig::default(),
+            pf_tune: BTreeMap::new(),
+            boot: BootConfig::default(),
+            sources: vec![],
+        }
+    }
+}
+
+impl Config {
+    /// The bond a PF (by interface name) is a configured slave of.
+    pub fn bond_of(&self, pf: &str) -> Option<&BondConfig> {
+        self.bonds
+            .iter()
+            .find(|b| b.slaves.iter().any(|s| s.as_str() == pf))
+    }
+
+    /// The tuning for a PF (and its VFs): `[tune]` with the PF's own `tune = { ... }` over it.
+    pub fn tune_for(&self, pf: &PfMatch) -> TuneConfig {
+        let mut t = self.tune.clone();
+        if let Some(o) = self.pf_tune.get(pf) {
+            t.merge(o);
+        }
+        t
+    }
+}
