@@ -263,11 +263,7 @@ impl PciDriver<'_> {
     /// Errors when the driver is not loaded, naming the directory that is missing.
     pub fn require_loaded(&self) -> Result<()> {
         if !self.is_loaded() {
-            bail!(
-                "the driver {} is not loaded ({} is missing)",
-                self.name,
-                self.dir.display()
-            );
+            bail!("the driver is not loaded ({} is missing)", self.dir.display());
         }
         Ok(())
     }
