@@ -181,7 +181,7 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     }
     let res = resolved.and_then(|r| run_inner(host, cfg, opts, log, &r));
     if let Err(e) = &res {
-        if let Err(me) = marker::write_failed(host, &format!("{e:#}"), legacy) {
+        if let Err(me) = marker::write_failed(host, &format!("{e:#}"), legacy, log) {
             log.error(&format!("also failed to write the failed marker: {me:#}"));
         }
     }
@@ -201,7 +201,7 @@ fn run_inner(
     let mut kernel = Kernel::new(host);
     // subscribe before anything changes, so no event between a write and the wait is lost
     let mut waiter = Waiter::new(host)?;
-    marker::clear_stale(host, cfg.boot.legacy_marker.as_deref())?;
+    marker::clear_stale(host, cfg.boot.legacy_marker.as_deref(), log)?;
     let _locks = lock_targets(host, &targets, log)?;
 
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
@@ -512,7 +512,7 @@ fn publish(
             &format!("wrote {}", marker::map_path(host).display()),
         );
     }
-    if marker::write_ready(host, summary, cfg.boot.legacy_marker.as_deref())? {
+    if marker::write_ready(host, summary, cfg.boot.legacy_marker.as_deref(), log)? {
         log.step(
             "-",
             "ready",

@@ -112,7 +112,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             // the marker (wait-offload exits 1 instead of timing out). From a shell, a hook or
             // a test it writes nothing: the exit code and message are the whole answer.
             if std::env::var_os("INVOCATION_ID").is_some() && !args.common.dry_run {
-                if let Err(me) = crate::marker::write_failed(&host, &e.to_string(), None) {
+                if let Err(me) = crate::marker::write_failed(&host, &e.to_string(), None, &log) {
                     log.error(&format!("also failed to write the failed marker: {me:#}"));
                 }
             }

@@ -11,6 +11,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use serde::{Deserialize, Serialize};
 
 use crate::host::{Host, RunFile};
+use crate::log::Log;
 use crate::types::{IfName, PciAddr};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -59,9 +60,27 @@ fn read(host: &Host, f: RunFile) -> Result<Option<Marker>> {
     }
 }
 
+/// The legacy marker is best effort: consumers not yet migrated may look at it, but a
+/// failure on it (something planted at its path under /tmp) never stops configuration or
+/// the real markers. It is logged, naming the path.
+fn legacy_best_effort<T>(log: &Log, what: &str, r: Result<T>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            log.warn(&format!("legacy marker: {what}: {e:#}"));
+            None
+        }
+    }
+}
+
 /// Writes the ready marker (unless this boot's identical one is there), removes `failed`,
 /// and touches the legacy marker if configured. Returns whether anything was written.
-pub fn write_ready(host: &Host, pfs: Vec<PfSummary>, legacy: Option<&Path>) -> Result<bool> {
+pub fn write_ready(
+    host: &Host,
+    pfs: Vec<PfSummary>,
+    legacy: Option<&Path>,
+    log: &Log,
+) -> Result<bool> {
     let boot_id = host.boot_id()?;
     let mut wrote = host.run_dir().remove(RunFile::Failed)?;
     let current = read(host, RunFile::Ready)?;
@@ -80,18 +99,15 @@ pub fn write_ready(host: &Host, pfs: Vec<PfSummary>, legacy: Option<&Path>) -> R
         wrote = true;
     }
     if let Some(l) = legacy {
-        let m = host.legacy_marker(l);
-        if !m.exists() {
-            m.touch()?;
-            wrote = true;
-        }
+        let r = host.legacy_marker(l).touch();
+        wrote |= legacy_best_effort(log, "not created", r).unwrap_or(false);
     }
     Ok(wrote)
 }
 
 /// Records a failure: `failed` with the error, and no `ready` (nor legacy marker) left
 /// claiming all is well.
-pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>) -> Result<()> {
+pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>, log: &Log) -> Result<()> {
     let m = Marker {
         boot_id: host.boot_id().unwrap_or_default(),
         time: now(),
@@ -99,16 +115,17 @@ pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>) -> Result<(
         error: Some(error.to_string()),
     };
     host.run_dir().remove(RunFile::Ready)?;
-    if let Some(l) = legacy {
-        host.legacy_marker(l).remove()?;
-    }
     let json = serde_json::to_vec_pretty(&m).context("encoding failed marker")?;
-    host.run_dir().write_atomic(RunFile::Failed, &json)
+    host.run_dir().write_atomic(RunFile::Failed, &json)?;
+    if let Some(l) = legacy {
+        legacy_best_effort(log, "not removed", host.legacy_marker(l).remove());
+    }
+    Ok(())
 }
 
 /// Forgets markers of an earlier boot and a stale legacy marker, so nobody takes them for
 /// this boot's. Called at the start of a run.
-pub fn clear_stale(host: &Host, legacy: Option<&Path>) -> Result<()> {
+pub fn clear_stale(host: &Host, legacy: Option<&Path>, log: &Log) -> Result<()> {
     let boot_id = host.boot_id()?;
     let ready = read(host, RunFile::Ready)?;
     if ready.as_ref().is_some_and(|m| m.boot_id != boot_id) {
@@ -119,7 +136,7 @@ pub fn clear_stale(host: &Host, legacy: Option<&Path>) -> Result<()> {
     }
     if let Some(l) = legacy {
         if ready.is_none_or(|m| m.boot_id != boot_id) {
-            host.legacy_marker(l).remove()?;
+            legacy_best_effort(log, "not removed", host.legacy_marker(l).remove());
         }
     }
     Ok(())
@@ -218,6 +235,10 @@ pub fn write_map(host: &Host, map: &[MapEntry]) -> Result<bool> {
 mod tests {
     use super::*;
 
+    fn log() -> Log {
+        Log::new("test", false)
+    }
+
     fn host() -> (tempfile::TempDir, Host) {
         let d = tempfile::tempdir().unwrap();
         let h = Host::new(d.path().to_path_buf());
@@ -229,11 +250,11 @@ mod tests {
     #[test]
     fn marker_of_another_boot_is_not_ready() {
         let (d, h) = host();
-        write_ready(&h, vec![], None).unwrap();
+        write_ready(&h, vec![], None, &log()).unwrap();
         assert!(matches!(status(&h).unwrap(), Status::Ready(_)));
         std::fs::write(d.path().join("proc/sys/kernel/random/boot_id"), "b2\n").unwrap();
         assert_eq!(status(&h).unwrap(), Status::Pending);
-        clear_stale(&h, None).unwrap();
+        clear_stale(&h, None, &log()).unwrap();
         assert!(!h.exists(&ready_path(&h)));
     }
 
@@ -242,9 +263,9 @@ mod tests {
         let (_d, h) = host();
         let legacy = Path::new("/tmp/vf_done.offload");
         std::fs::create_dir_all(h.abs(Path::new("/tmp"))).unwrap();
-        write_ready(&h, vec![], Some(legacy)).unwrap();
+        write_ready(&h, vec![], Some(legacy), &log()).unwrap();
         assert!(h.exists(&h.abs(legacy)));
-        write_failed(&h, "boom", Some(legacy)).unwrap();
+        write_failed(&h, "boom", Some(legacy), &log()).unwrap();
         assert!(!h.exists(&h.abs(legacy)) && !h.exists(&ready_path(&h)));
         match status(&h).unwrap() {
             Status::Failed(m) => assert_eq!(m.error.as_deref(), Some("boom")),
@@ -255,8 +276,8 @@ mod tests {
     #[test]
     fn second_identical_ready_writes_nothing() {
         let (_d, h) = host();
-        assert!(write_ready(&h, vec![], None).unwrap());
-        assert!(!write_ready(&h, vec![], None).unwrap());
+        assert!(write_ready(&h, vec![], None, &log()).unwrap());
+        assert!(!write_ready(&h, vec![], None, &log()).unwrap());
     }
 
     #[test]
@@ -265,7 +286,7 @@ mod tests {
         let root = d.path().to_path_buf();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
-            write_ready(&Host::new(root), vec![], None).unwrap();
+            write_ready(&Host::new(root), vec![], None, &log()).unwrap();
         });
         let st = wait(&h, Duration::from_secs(10)).unwrap();
         t.join().unwrap();

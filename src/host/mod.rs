@@ -12,6 +12,7 @@ pub mod ib;
 pub mod net;
 pub mod pci;
 pub mod run;
+mod safe;
 
 pub use cpu::Irq;
 pub use ib::IbDevice;
@@ -194,37 +195,16 @@ impl Host {
         path.symlink_metadata().is_ok()
     }
 
+    /// Creates the directory and its missing parents, mode 0755 whatever the umask.
     fn create_dir_all(&self, path: &Path) -> Result<()> {
-        fs::create_dir_all(path).with_context(|| format!("creating directory {}", path.display()))
+        safe::create_dir_all(path)
     }
 
-    /// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
-    /// Readers see the old content or the new, never a partial file.
+    /// Replaces `path` atomically (random temp name created `O_EXCL|O_NOFOLLOW`, mode 0644,
+    /// fsync, rename): readers see the old content or the new, never a partial file.
     fn write_atomic(&self, path: &Path, contents: &[u8]) -> Result<()> {
         self.count_write();
-        let dir = path
-            .parent()
-            .with_context(|| format!("{} has no parent directory", path.display()))?;
-        self.create_dir_all(dir)?;
-        let name = path
-            .file_name()
-            .with_context(|| format!("{} has no file name", path.display()))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let res = (|| -> io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(contents)?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)?;
-            fs::File::open(dir)?.sync_all()
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        res.with_context(|| format!("writing {} atomically", path.display()))
+        safe::write_atomic(path, contents)
     }
 
     /// Removes a file; absent is fine.

@@ -263,7 +263,10 @@ impl PciDriver<'_> {
     /// Errors when the driver is not loaded, naming the directory that is missing.
     pub fn require_loaded(&self) -> Result<()> {
         if !self.is_loaded() {
-            bail!("the driver is not loaded ({} is missing)", self.dir.display());
+            bail!(
+                "the driver is not loaded ({} is missing)",
+                self.dir.display()
+            );
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::Host;
 
@@ -79,18 +79,12 @@ impl RunDir<'_> {
         self.host.remove(&self.file(f))
     }
 
-    /// Opens (creating) the lock file of one device, `lock/<device>`, for `flock`.
+    /// Opens (creating, mode 0600) the lock file of one device, `lock/<device>`, for `flock`.
     pub fn lock_file(&self, device: &str) -> Result<(File, PathBuf)> {
         let dir = self.dir.join("lock");
         self.host.create_dir_all(&dir)?;
         let path = dir.join(device);
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening lock {}", path.display()))?;
-        Ok((f, path))
+        Ok((super::safe::open_lock(&path)?, path))
     }
 }
 
@@ -108,11 +102,25 @@ impl LegacyMarker<'_> {
         self.host.exists(&self.path)
     }
 
-    pub fn touch(&self) -> Result<()> {
-        self.host.write_atomic(&self.path, b"")
+    /// Creates the empty marker at its final name (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0644,
+    /// through directories opened without following links). What is already there is kept
+    /// when it is ours and refused otherwise (a planted symlink, FIFO or directory). True when
+    /// it was created now.
+    pub fn touch(&self) -> Result<bool> {
+        let created = super::safe::create_marker(self.host.root(), &self.path)?;
+        if created == super::safe::Created::New {
+            self.host.count_write();
+        }
+        Ok(created == super::safe::Created::New)
     }
 
+    /// Removes the marker when it is ours (a regular file owned by us with one link); anything
+    /// else there is left alone and named in the error. True when removed.
     pub fn remove(&self) -> Result<bool> {
-        self.host.remove(&self.path)
+        let removed = super::safe::remove_marker(self.host.root(), &self.path)?;
+        if removed {
+            self.host.count_write();
+        }
+        Ok(removed)
     }
 }
