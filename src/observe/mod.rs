@@ -2,7 +2,9 @@
 //! mode, representors, and the facts the planners need beyond sysfs (VF properties,
 //! hw-tc-offload, VF LAG, IB GUIDs). Everything here is a read, through the host model (sysfs:
 //! fixture trees describe a host fully) and the kernel facade (netlink adds what sysfs lacks on
-//! a real kernel).
+//! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
+
+pub mod irq;
 
 use std::collections::BTreeMap;
 
