@@ -1,44 +1,15 @@
-//! `irq-tune`: NUMA-local IRQ affinity and XPS, plus channels, rings and the RSS hash function,
-//! for configured PFs and the netdevs of their VFs.
-//!
-//! observe (sysfs, procfs, ethtool netlink on a real kernel) → [`plan_device`] (pure, what
-//! `--dry-run` prints) → apply (write only what differs). Decisions:
-//! - Local CPUs: `local_cpulist` of the PCI function (else its NUMA node's `cpulist`) ∩ online
-//!   CPUs; `numa_node` -1 (no locality from firmware) or no local CPU online → all online CPUs,
-//!   and the plan says why.
-//! - Queue IRQs: the function's `msi_irqs/` matched by name in /proc/interrupts: mlx5
-//!   `mlx5_comp<N>@pci:<BDF>`, Intel `[<drv>-]<ifname>-TxRx-N` / `-rx-N` / `-tx-N`. Control and
-//!   misc vectors (`mlx5_async…`, bare `<ifname>`) are left alone.
-//! - Queue N (its rx and tx vectors alike) goes to local CPU number `(N + offset) % count`, one
-//!   CPU each; the offset is 0 for a PF and the VF index for a VF, so every device's placement
-//!   depends on that device alone (a udev run for one VF plans what a full run plans for it).
-//! - XPS: `tx-N` → the CPU of queue N's IRQ. Managed IRQs (debugfs says `IRQD_AFFINITY_MANAGED`,
-//!   or the write fails with EIO) keep the kernel's placement: a warning, not a failure.
-//! - Channels, rings, RSS only through the kernel (ethtool netlink, `SIOCETHTOOL` for the hash
-//!   function), so only when `Host::is_real`; clamped to the maxima the device reports.
+//! irq-tune's plan: what to change on one device, and the lines `--dry-run` prints. Pure: it
+//! reads the observed [`Device`] and nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-
-use crate::cli::{self, Common, AFTER_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::config::{ChannelsSetting, Config, RingsSetting};
-use crate::cpuset::{format_cpulist, format_cpumask, show, CpuSet};
-use crate::host::{errno_of, Host};
-use crate::kernel::Kernel;
-use crate::log::Log;
-use crate::netlink::{Channels, ChannelsSet, Hfunc};
-use crate::observe::irq::{observe_device, observe_kernel, read_interrupts, Cpus, Device};
-pub use crate::select::irq::{targets, Role, Settings, Target};
+use crate::config::{ChannelsSetting, RingsSetting};
+use crate::cpuset::{format_cpumask, show, CpuSet};
+use crate::netlink::{Channels, Hfunc};
+use crate::observe::irq::Device;
+use crate::select::irq::{Role, Settings};
 use crate::types::IfName;
-
-const EIO: i32 = 5;
-
-// ---------------------------------------------------------------------------------------------
-// Plan
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -394,293 +365,14 @@ pub fn plan_device(dev: &Device) -> DevicePlan {
     p
 }
 
-// ---------------------------------------------------------------------------------------------
-// Apply
-
-/// How a step ended that did not fail the run.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    /// Not done, and that is fine (managed IRQ): the message says why.
-    Warned(String),
-}
-
-/// Runs a file step (affinity, XPS).
-pub fn apply_file_step(host: &Host, step: &Step) -> Result<Outcome> {
-    match step {
-        Step::Affinity { irq, name, to, .. } => affinity_outcome(
-            *irq,
-            name,
-            host.irq(*irq).set_affinity_list(&format_cpulist(to)),
-        ),
-        Step::Xps {
-            ifname,
-            queue,
-            mask,
-            ..
-        } => host
-            .netdev(ifname)
-            .set_xps_cpus(*queue, mask)
-            .map(|()| Outcome::Done),
-        _ => bail!("{step}: not a file step"),
-    }
-}
-
-/// EIO on an affinity write is the kernel keeping a managed IRQ: a warning, not a failure.
-fn affinity_outcome(irq: u32, name: &str, r: Result<()>) -> Result<Outcome> {
-    match r {
-        Ok(()) => Ok(Outcome::Done),
-        Err(e) if errno_of(&e) == Some(EIO) => Ok(Outcome::Warned(format!(
-            "irq {irq} {name}: the kernel refused a new affinity (EIO: a managed IRQ, the kernel places it): {e:#}"
-        ))),
-        Err(e) => Err(e),
-    }
-}
-
-fn apply_kernel_step(eth: &mut Kernel, step: &Step) -> Result<()> {
-    match step {
-        Step::Channels {
-            ifname,
-            combined,
-            rx,
-            tx,
-        } => eth.set_channels(
-            ifname,
-            &ChannelsSet {
-                combined: combined.map(|c| c.1),
-                rx: rx.map(|c| c.1),
-                tx: tx.map(|c| c.1),
-                other: None,
-            },
-        ),
-        Step::Rings { ifname, rx, tx } => eth.set_rings(ifname, rx.map(|r| r.1), tx.map(|t| t.1)),
-        Step::Hfunc { ifname, to, .. } => eth.set_rss_hfunc(ifname, *to),
-        _ => bail!("{step}: not a kernel step"),
-    }
-}
-
-pub struct Options {
-    pub dry_run: bool,
-    pub ifaces: Vec<IfName>,
-}
-
-#[derive(Debug, Default)]
-pub struct Report {
-    /// No configured PF, bond or VF of one among the interfaces given.
-    pub not_ours: bool,
-    /// `--dry-run`: the plan, comment lines starting with `# `.
-    pub planned: Vec<String>,
-    pub executed: u32,
-    pub writes: u32,
-    pub warnings: u32,
-    pub elapsed: Duration,
-}
-
-/// Failures of a run, all of them (every device is tried).
-#[derive(Debug)]
-pub struct Failed(pub Vec<String>);
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.join("\n"))
-    }
-}
-
-impl std::error::Error for Failed {}
-
-/// Observes, plans and (unless `dry_run`) applies for the interfaces in `opts`.
-pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Report> {
-    let start = Instant::now();
-    let mut r = Report::default();
-    let (targets, notes) = targets(host, cfg, &opts.ifaces)?;
-    for n in notes {
-        log.warn(&n);
-    }
-    if targets.is_empty() {
-        r.not_ours = !opts.ifaces.is_empty();
-        r.elapsed = start.elapsed();
-        return Ok(r);
-    }
-    let cpus = Cpus::read(host)?;
-    let mut interrupts = read_interrupts(host)?;
-    let mut eth = Kernel::new(host);
-    let mut errors = vec![];
-    for t in &targets {
-        let res = (|| -> Result<()> {
-            let mut dev = observe_device(host, &cpus, &interrupts, t)?;
-            if eth.is_real() && t.settings.wants_kernel() {
-                dev.kernel = Some(observe_kernel(&mut eth, &t.ifname, &t.settings)?);
-            }
-            let plan = plan_device(&dev);
-            if opts.dry_run {
-                r.planned
-                    .extend(plan.notes.iter().map(|n| format!("# {n}")));
-                r.planned.extend(plan.steps.iter().map(|s| s.to_string()));
-                return Ok(());
-            }
-            for n in &plan.notes {
-                if dev.local.fallback.is_some() && n.contains("using all online CPUs") {
-                    log.info(n);
-                } else {
-                    log.debug(n);
-                }
-            }
-            // kernel steps first; a channel change makes drivers request new vectors
-            let mut irq_steps = vec![];
-            let mut rediscover = false;
-            let mut failed = vec![];
-            for s in &plan.steps {
-                if matches!(s, Step::Affinity { .. } | Step::Xps { .. }) {
-                    irq_steps.push(s.clone());
-                    continue;
-                }
-                match apply_kernel_step(&mut eth, s) {
-                    Ok(()) => {
-                        r.executed += 1;
-                        rediscover |= matches!(s, Step::Channels { .. });
-                        log.step(t.pf().as_str(), s.kind(), &s.to_string());
-                    }
-                    Err(e) => failed.push(format!("{s}: {e:#}")),
-                }
-            }
-            if rediscover {
-                interrupts = read_interrupts(host)?;
-                let mut again = observe_device(host, &cpus, &interrupts, t)?;
-                again.kernel = None;
-                irq_steps = plan_irqs(&again, &t.settings).steps;
-            }
-            for s in &irq_steps {
-                match apply_file_step(host, s) {
-                    Ok(Outcome::Done) => {
-                        r.executed += 1;
-                        log.step(t.pf().as_str(), s.kind(), &s.to_string());
-                    }
-                    Ok(Outcome::Warned(w)) => {
-                        r.warnings += 1;
-                        log.warn(&format!("{}: {w}", t.ifname));
-                    }
-                    Err(e) => failed.push(format!("{s}: {e:#}")),
-                }
-            }
-            if !failed.is_empty() {
-                bail!(failed.join("\n"));
-            }
-            Ok(())
-        })();
-        if let Err(e) = res {
-            errors.push(format!("{}: {e:#}", t.ifname));
-        }
-    }
-    r.writes = host.writes() + eth.writes;
-    r.elapsed = start.elapsed();
-    if !errors.is_empty() {
-        return Err(Failed(errors).into());
-    }
-    Ok(r)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The binary
-
-#[derive(clap::Parser, Debug)]
-#[command(
-    name = "irq-tune",
-    version,
-    about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs and their VFs",
-    long_about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs \
-and their VFs ([tune] in the config, `tune = { ... }` in a [[pf]] overrides it).\n\n\
-Queue vectors (mlx5_comp<N>@pci:<BDF>, <ifname>-TxRx-N, -rx-N, -tx-N) are spread one CPU each \
-over the CPUs local to the device (local_cpulist ∩ online; all online CPUs when the NUMA node is \
-unknown); tx-N's xps_cpus follows queue N's vector. Only values that differ are written. \
-Managed IRQs keep the kernel's placement (a warning). Channels, rings and RSS need the running \
-kernel (not done on a SRIOV_OFFLOAD_ROOT fixture tree).\n\n\
-Never waits: safe as a udev RUN program for a new VF netdev.",
-    after_help = AFTER_HELP
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub common: Common,
-    /// A configured PF (with its VFs), a configured bond (its PFs) or a VF netdev of a
-    /// configured PF (that VF alone); default `$IFACE`, else every configured PF and its VFs.
-    pub interfaces: Vec<String>,
-}
-
-/// `irq-tune`: the whole binary but argument parsing.
-pub fn main(args: Args) -> ExitCode {
-    let log = Log::new("irq-tune", args.common.verbose);
-    let host = Host::from_env();
-    let ifaces = match cli::interfaces(&args.interfaces) {
-        Ok(i) => i,
-        Err(m) => {
-            log.error(&m);
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let cfg = match cli::load_config(&host, &args.common) {
-        Ok(c) => c,
-        Err(e) => {
-            log.error(&e.to_string());
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let opts = Options {
-        dry_run: args.common.dry_run,
-        ifaces,
-    };
-    match run(&host, &cfg, &opts, &log) {
-        Ok(r) if r.not_ours => {
-            log.debug("no configured PF, bond or VF of one among the interfaces: nothing to do");
-            ExitCode::from(EXIT_OK)
-        }
-        Ok(r) if opts.dry_run => {
-            for l in &r.planned {
-                println!("{l}");
-            }
-            if !r.planned.iter().any(|l| !l.starts_with('#')) {
-                println!("nothing to do");
-            }
-            ExitCode::from(EXIT_OK)
-        }
-        Ok(r) => {
-            let msg = format!(
-                "{} step(s), {} write(s), {} warning(s), {} ms",
-                r.executed,
-                r.writes,
-                r.warnings,
-                r.elapsed.as_millis()
-            );
-            if r.executed > 0 || r.warnings > 0 {
-                log.info(&msg);
-            } else {
-                log.debug(&msg);
-            }
-            ExitCode::from(EXIT_OK)
-        }
-        Err(e) => {
-            if let Some(f) = e.downcast_ref::<Failed>() {
-                for l in &f.0 {
-                    log.error(l);
-                }
-            } else {
-                log.error(&format!("{e:#}"));
-            }
-            ExitCode::from(match cli::exit_code(&e) {
-                EXIT_USAGE => EXIT_USAGE,
-                _ => EXIT_FAILED,
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use anyhow::Context;
-
     use super::*;
     use crate::config::TuneConfig;
     use crate::cpuset::parse_cpulist;
     use crate::netlink::Rings;
     use crate::observe::irq::{Irq, KernelState, LocalCpus, QueueKind};
+    use crate::select::irq::Target;
 
     fn set(l: &str) -> CpuSet {
         parse_cpulist(l).unwrap()
@@ -769,19 +461,6 @@ mod tests {
         assert_eq!(p.steps.len(), 1, "{:?}", p.steps);
         assert_eq!(p.steps[0].to_string(), "eth1: tx-0 xps_cpus none -> 2 (04)");
         assert!(p.notes.iter().any(|n| n.contains("managed by the kernel")));
-    }
-
-    #[test]
-    fn eio_on_an_affinity_write_is_a_warning() {
-        let eio: Result<()> = Err(std::io::Error::from_raw_os_error(EIO))
-            .context("writing \"2\" to /proc/irq/77/smp_affinity_list");
-        match affinity_outcome(77, "eth1-TxRx-0", eio).unwrap() {
-            Outcome::Warned(w) => assert!(w.contains("irq 77") && w.contains("managed"), "{w}"),
-            o => panic!("{o:?}"),
-        }
-        let ebusy: Result<()> = Err(std::io::Error::from_raw_os_error(16).into());
-        assert!(affinity_outcome(77, "eth1-TxRx-0", ebusy).is_err());
-        assert_eq!(affinity_outcome(77, "x", Ok(())).unwrap(), Outcome::Done);
     }
 
     #[test]
