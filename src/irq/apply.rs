@@ -2,8 +2,6 @@
 //! (channels, rings, RSS) go through the kernel facade, IRQ affinity and XPS through the host
 //! model.
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Result};
 
 use super::plan::{plan_irqs, DevicePlan, Step};
@@ -86,15 +84,13 @@ pub struct Tally {
 }
 
 /// Applies one device's plan: kernel steps first (a channel change makes drivers request new
-/// vectors, so the device is then read again from a fresh `interrupts` table and its IRQ steps
+/// vectors, so the device is then read again, from a fresh interrupts table, and its IRQ steps
 /// planned again), then IRQ affinity and XPS. Every step is tried; the failures come back
 /// together.
-#[allow(clippy::too_many_arguments)] // the table goes when the run observes every device first
 pub fn apply_device(
     host: &Host,
     eth: &mut Kernel,
     cpus: &Cpus,
-    interrupts: &mut BTreeMap<u32, Vec<String>>,
     dev: &Device,
     plan: &DevicePlan,
     log: &Log,
@@ -127,8 +123,8 @@ pub fn apply_device(
         }
     }
     if rediscover {
-        *interrupts = read_interrupts(host)?;
-        let mut again = observe_device(host, cpus, interrupts, t)?;
+        let interrupts = read_interrupts(host)?;
+        let mut again = observe_device(host, cpus, &interrupts, t)?;
         again.kernel = None;
         irq_steps = plan_irqs(&again, &t.settings).steps;
     }

@@ -24,6 +24,7 @@
 pub mod apply;
 pub mod plan;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -31,13 +32,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use self::apply::{apply_device, Tally};
-use self::plan::plan_device;
 use crate::cli::{self, Common, AFTER_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::Config;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::log::Log;
-use crate::observe::irq::{observe_device, observe_kernel, read_interrupts, Cpus};
+use crate::observe;
+use crate::observe::irq::{read_interrupts, Cpus};
 use crate::select::irq::targets;
 use crate::types::IfName;
 
@@ -70,7 +71,8 @@ impl fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// Observes, plans and (unless `dry_run`) applies for the interfaces in `opts`.
+/// Observes every target into one [`observe::HostState`], plans from it and (unless `dry_run`)
+/// applies, device by device, for the interfaces in `opts`.
 pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Report> {
     let start = Instant::now();
     let mut r = Report::default();
@@ -84,38 +86,33 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
         return Ok(r);
     }
     let cpus = Cpus::read(host)?;
-    let mut interrupts = read_interrupts(host)?;
+    let interrupts = read_interrupts(host)?;
     let mut eth = Kernel::new(host);
+    // Every device is tried. Each has at most one failure (reading it, or its steps), and
+    // failures are reported in target order.
+    let (state, unread) = observe::observe_irq(host, &mut eth, &cpus, &interrupts, &targets);
+    let mut failed: BTreeMap<IfName, String> = unread
+        .into_iter()
+        .map(|(n, e)| (n, format!("{e:#}")))
+        .collect();
     let mut tally = Tally::default();
-    let mut errors = vec![];
-    for t in &targets {
-        let res = (|| -> Result<()> {
-            let mut dev = observe_device(host, &cpus, &interrupts, t)?;
-            if eth.is_real() && t.settings.wants_kernel() {
-                dev.kernel = Some(observe_kernel(&mut eth, &t.ifname, &t.settings)?);
-            }
-            let plan = plan_device(&dev);
-            if opts.dry_run {
-                r.planned
-                    .extend(plan.notes.iter().map(|n| format!("# {n}")));
-                r.planned.extend(plan.steps.iter().map(|s| s.to_string()));
-                return Ok(());
-            }
-            apply_device(
-                host,
-                &mut eth,
-                &cpus,
-                &mut interrupts,
-                &dev,
-                &plan,
-                log,
-                &mut tally,
-            )
-        })();
-        if let Err(e) = res {
-            errors.push(format!("{}: {e:#}", t.ifname));
+    for (dev, plan) in state.irq.iter().zip(plan::plan(&state)) {
+        if opts.dry_run {
+            r.planned
+                .extend(plan.notes.iter().map(|n| format!("# {n}")));
+            r.planned.extend(plan.steps.iter().map(|s| s.to_string()));
+        } else if let Err(e) = apply_device(host, &mut eth, &cpus, dev, &plan, log, &mut tally) {
+            failed.insert(dev.target.ifname.clone(), format!("{e:#}"));
         }
     }
+    let errors: Vec<String> = targets
+        .iter()
+        .filter_map(|t| {
+            failed
+                .remove(&t.ifname)
+                .map(|e| format!("{}: {e}", t.ifname))
+        })
+        .collect();
     r.executed = tally.executed;
     r.warnings = tally.warnings;
     r.writes = host.writes() + eth.writes;

@@ -8,6 +8,7 @@ use crate::config::{ChannelsSetting, RingsSetting};
 use crate::cpuset::{format_cpumask, show, CpuSet};
 use crate::netlink::{Channels, Hfunc};
 use crate::observe::irq::Device;
+use crate::observe::HostState;
 use crate::select::irq::{Role, Settings};
 use crate::types::IfName;
 
@@ -350,6 +351,11 @@ pub fn plan_irqs(dev: &Device, s: &Settings) -> DevicePlan {
         }
     }
     p
+}
+
+/// The plans for the devices of `state`, in its order.
+pub fn plan(state: &HostState) -> Vec<DevicePlan> {
+    state.irq.iter().map(plan_device).collect()
 }
 
 /// The whole plan for a device: kernel settings first (a channel change may re-create the

@@ -286,6 +286,22 @@ pub fn observe_device(
     })
 }
 
+/// Everything the plan needs about one target: [`observe_device`], and the configured ethtool
+/// values when there is a kernel to ask.
+pub fn observe_target(
+    host: &Host,
+    kernel: &mut Kernel,
+    cpus: &Cpus,
+    interrupts: &BTreeMap<u32, Vec<String>>,
+    t: &Target,
+) -> Result<Device> {
+    let mut dev = observe_device(host, cpus, interrupts, t)?;
+    if kernel.is_real() && t.settings.wants_kernel() {
+        dev.kernel = Some(observe_kernel(kernel, &t.ifname, &t.settings)?);
+    }
+    Ok(dev)
+}
+
 /// Reads the configured ethtool values of a device (real kernel only).
 pub fn observe_kernel(k: &mut Kernel, ifname: &IfName, s: &Settings) -> Result<KernelState> {
     fn known<T>(r: Result<T>) -> Result<Result<T, String>> {
