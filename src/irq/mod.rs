@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use self::apply::{apply_device, Tally};
-use crate::cli::{self, Common, AFTER_HELP, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::cli::{self, Common, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::config::Config;
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -125,6 +125,20 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
 
 // ---------------------------------------------------------------------------------------------
 // The binary
+
+/// irq-tune's `--help` ending: it never waits and writes no marker, so no exit 3 and no
+/// failed marker, unlike the other binaries. The codes are those [`main`] returns.
+const AFTER_HELP: &str = concat!(
+    "\
+Exit status:
+  0  done (also with warnings: a managed IRQ keeps the kernel's placement), or nothing to do
+     (also: an interface that is not a configured PF, bond or VF of one)
+  1  failed (every device is still tried; each error names the interface and the operation)
+  2  usage or configuration error (file:line:col and the rule)
+
+",
+    cli::help_environment!()
+);
 
 #[derive(clap::Parser, Debug)]
 #[command(
