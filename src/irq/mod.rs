@@ -6,7 +6,7 @@
 //! - Local CPUs: `local_cpulist` of the PCI function (else its NUMA node's `cpulist`) ∩ online
 //!   CPUs; `numa_node` -1 (no locality from firmware) or no local CPU online → all online CPUs,
 //!   and the plan says why.
-//! - Queue IRQs: the function's `msi_irqs/` matched by name in /proc/interrupts: mlx5
+//! - Queue IRQs: the function's `msi_irqs/` matched by name in the interrupts table: mlx5
 //!   `mlx5_comp<N>@pci:<BDF>`, Intel `[<drv>-]<ifname>-TxRx-N` / `-rx-N` / `-tx-N`. Control and
 //!   misc vectors (`mlx5_async…`, bare `<ifname>`) are left alone.
 //! - Queue N (its rx and tx vectors alike) goes to local CPU number `(N + offset) % count`, one

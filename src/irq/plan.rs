@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::config::{ChannelsSetting, RingsSetting};
 use crate::cpuset::{format_cpumask, show, CpuSet};
+use crate::host::cpu::INTERRUPTS;
 use crate::netlink::{Channels, Hfunc};
 use crate::observe::irq::Device;
 use crate::observe::HostState;
@@ -284,8 +285,9 @@ pub fn plan_irqs(dev: &Device, s: &Settings) -> DevicePlan {
             .push(format!("{ifname}: using all online CPUs: {why}"));
     }
     if dev.irqs.is_empty() {
+        let table = INTERRUPTS;
         p.notes.push(format!(
-            "{ifname}: no queue vectors in /proc/interrupts (drivers such as igb request them when the link is set up)"
+            "{ifname}: no queue vectors in {table} (drivers such as igb request them when the link is set up)"
         ));
         return p;
     }

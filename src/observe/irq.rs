@@ -17,9 +17,9 @@ use crate::types::IfName;
 const EOPNOTSUPP: i32 = 95;
 
 // ---------------------------------------------------------------------------------------------
-// /proc/interrupts and vector names
+// The interrupts table and vector names
 
-/// IRQ number → action names, from /proc/interrupts. Rows without a number (NMI, LOC, …)
+/// IRQ number → action names, from the interrupts table. Rows without a number (NMI, LOC, …)
 /// and rows without an action are left out.
 pub fn parse_interrupts(text: &str) -> BTreeMap<u32, Vec<String>> {
     let mut lines = text.lines();
@@ -194,7 +194,7 @@ pub struct Irq {
     pub name: String,
     pub kind: QueueKind,
     pub queue: u32,
-    /// `/proc/irq/N/smp_affinity_list`; `None` when the file is missing.
+    /// The IRQ's `smp_affinity_list`; `None` when the file is missing.
     pub affinity: Option<CpuSet>,
     /// The kernel places it (debugfs `IRQD_AFFINITY_MANAGED`); writes would fail with EIO.
     pub managed: bool,
@@ -216,7 +216,7 @@ pub struct Device {
     pub nbits: u32,
     /// Queue vectors, by (queue, kind).
     pub irqs: Vec<Irq>,
-    /// Other vectors of the function in /proc/interrupts (control, misc), left alone.
+    /// Other vectors of the function in the interrupts table (control, misc), left alone.
     pub other: Vec<(u32, String)>,
     /// Current `xps_cpus` of the tx queues that have a queue vector.
     pub xps: BTreeMap<u32, CpuSet>,
@@ -224,7 +224,9 @@ pub struct Device {
     pub kernel: Option<KernelState>,
 }
 
-/// Reads sysfs and procfs for one target. `interrupts` is the parsed /proc/interrupts.
+/// Reads one target through the host model: the CPUs local to it, its vectors and their
+/// affinity, the `xps_cpus` of its tx queues. `interrupts` is the parsed interrupts table
+/// ([`read_interrupts`]).
 pub fn observe_device(
     host: &Host,
     cpus: &Cpus,
