@@ -1,7 +1,7 @@
 //! `irq-tune`: NUMA-local IRQ affinity and XPS, plus channels, rings and the RSS hash function,
 //! for configured PFs and the netdevs of their VFs.
 //!
-//! observe (sysfs, procfs, ethtool netlink on a real kernel) → [`plan_device`] (pure, what
+//! observe (sysfs, procfs, ethtool netlink on a real kernel) → [`plan::plan_device`] (pure, what
 //! `--dry-run` prints) → apply (write only what differs). Decisions:
 //! - Local CPUs: `local_cpulist` of the PCI function (else its NUMA node's `cpulist`) ∩ online
 //!   CPUs; `numa_node` -1 (no locality from firmware) or no local CPU online → all online CPUs,
