@@ -19,19 +19,32 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_TIMEOUT: u8 = 3;
 
-/// Appended to every binary's `--help`.
-pub const AFTER_HELP: &str = "\
+/// The Environment and Config paragraphs that end every binary's `--help`, after its exit
+/// codes. A macro, so that `concat!` can join it to each binary's own exit codes.
+macro_rules! help_environment {
+    () => {
+        "\
+Environment:
+  IFACE               interface from ifupdown, used when no interface is given
+  SRIOV_OFFLOAD_ROOT  prefix for /sys, /proc, /run and /etc (fixture trees in tests)
+
+Config: /etc/sriov-offload/config.toml and /etc/sriov-offload/conf.d/*.toml (sorted, later wins)."
+    };
+}
+pub(crate) use help_environment;
+
+/// Appended to the `--help` of every binary but irq-tune, which has its own exit codes.
+pub const AFTER_HELP: &str = concat!(
+    "\
 Exit status:
   0  done, or nothing to do (also: an interface the config does not mention)
   1  failed (the error names the interface, file and operation; /run/sriov-offload/failed is written)
   2  usage or configuration error (file:line:col and the rule)
   3  timed out waiting (the message lists what never appeared)
 
-Environment:
-  IFACE               interface from ifupdown, used when no interface is given
-  SRIOV_OFFLOAD_ROOT  prefix for /sys, /proc, /run and /etc (fixture trees in tests)
-
-Config: /etc/sriov-offload/config.toml and /etc/sriov-offload/conf.d/*.toml (sorted, later wins).";
+",
+    help_environment!()
+);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Common {

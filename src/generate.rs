@@ -2,8 +2,9 @@
 //! config into drop-ins in the generator's normal directory.
 //!
 //! - `sriov-offload-pre.service.d/50-devices.conf`: `Wants=` + `After=` on the configured PFs'
-//!   device units (a name match uses systemd's own `/sys/subsystem/net/devices/NAME` alias, a pci
-//!   or mac match the `by-pci`/`by-mac` alias that `udev-rules/80-sriov-offload.rules` adds).
+//!   device units (a name match uses the alias systemd's own udev rules give every netdev, a pci
+//!   or mac match the `by-pci`/`by-mac` alias that `udev-rules/80-sriov-offload.rules` adds;
+//!   [`net::device_unit_path`] spells them).
 //!   Not `BindsTo=`/`Requires=`: a PF that never appears should make vf-pre fail with its own
 //!   message naming it, not fail the unit's job silently.
 //! - `UNIT.d/50-sriov-offload.conf` for every unit of `[boot] before`: `Requires=` + `After=`
@@ -31,7 +32,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::config::{self, Config, ConfigError, PfMatch};
-use crate::host::Host;
+use crate::host::{net, Host};
 
 /// Re-exported from its home in `types` (the config loader uses it too).
 pub use crate::types::is_unit_name;
@@ -156,11 +157,11 @@ pub fn escape_path(path: &str) -> String {
 /// The device unit that appears when the netdev a `[[pf]]` entry matches has been set up by udev.
 pub fn device_unit(m: &PfMatch) -> String {
     let path = match m {
-        // systemd's 99-systemd.rules: SYSTEMD_ALIAS /sys/subsystem/net/devices/$name
-        PfMatch::Name(n) => format!("/sys/subsystem/net/devices/{n}"),
+        // systemd's 99-systemd.rules aliases every netdev by its name
+        PfMatch::Name(n) => net::device_unit_path(n.as_str()),
         // udev-rules/80-sriov-offload.rules adds these aliases to SR-IOV capable PF netdevs
-        PfMatch::Pci(p) => format!("/sys/subsystem/net/devices/by-pci/{p}"),
-        PfMatch::Mac(mac) => format!("/sys/subsystem/net/devices/by-mac/{mac}"),
+        PfMatch::Pci(p) => net::device_unit_path(&format!("by-pci/{p}")),
+        PfMatch::Mac(mac) => net::device_unit_path(&format!("by-mac/{mac}")),
     };
     format!("{}.device", escape_path(&path))
 }

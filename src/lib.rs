@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod cpuset;
 pub mod generate;
 pub mod guid;
 pub mod host;

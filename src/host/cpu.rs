@@ -1,11 +1,14 @@
 //! CPU topology (`/sys/devices/system/{cpu,node}`) and interrupts (`/proc/interrupts`,
 //! `/proc/irq/N`, the IRQ debugfs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Result};
 
 use super::Host;
+
+/// The interrupts table, as messages name it (on a fixture tree it is read under the root).
+pub const INTERRUPTS: &str = "/proc/interrupts";
 
 impl Host {
     /// `devices/system/cpu/online` as printed (a cpulist); the file must exist.
@@ -25,9 +28,9 @@ impl Host {
         self.read(&self.sys(format!("devices/system/node/node{node}/cpulist")))
     }
 
-    /// `/proc/interrupts` as text.
+    /// [`INTERRUPTS`] as text.
     pub fn interrupts(&self) -> Result<String> {
-        self.read_text(&self.proc("interrupts"))
+        self.read_text(&self.abs(Path::new(INTERRUPTS)))
     }
 
     pub fn irq(&self, n: u32) -> Irq<'_> {

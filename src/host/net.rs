@@ -41,6 +41,14 @@ impl Host {
     }
 }
 
+/// The path systemd names a netdev's device unit after (it escapes it into the unit name): the
+/// `SYSTEMD_ALIAS` udev gives the netdev, `/sys/subsystem/net/devices/` and then `alias`.
+/// systemd's own 99-systemd.rules sets the interface name; udev-rules/80-sriov-offload.rules
+/// adds `by-pci/BDF` and `by-mac/MAC` for SR-IOV capable PFs. A name for systemd, not a file.
+pub fn device_unit_path(alias: &str) -> String {
+    format!("/sys/subsystem/net/devices/{alias}")
+}
+
 impl<'h> Netdev<'h> {
     pub fn name(&self) -> &IfName {
         &self.name

@@ -1,7 +1,10 @@
 //! Which configured PFs an invocation is about. Shared by the offload flow and irq-tune: the
 //! configured PFs resolved to their netdevs on this host, and what each interface named on the
 //! command line (or in `$IFACE`) refers to. Each caller keeps its own policy for what is
-//! missing or not ours.
+//! missing or not ours. irq-tune's targets (PFs and VF netdevs, with their settings) are in
+//! [`irq`].
+
+pub mod irq;
 
 use anyhow::{Context, Result};
 

@@ -2,7 +2,9 @@
 //! mode, representors, and the facts the planners need beyond sysfs (VF properties,
 //! hw-tc-offload, VF LAG, IB GUIDs). Everything here is a read, through the host model (sysfs:
 //! fixture trees describe a host fully) and the kernel facade (netlink adds what sysfs lacks on
-//! a real kernel).
+//! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
+
+pub mod irq;
 
 use std::collections::BTreeMap;
 
@@ -98,10 +100,13 @@ pub struct Facts {
     pub hostname: String,
 }
 
-/// The host as the planners see it: the targeted PFs with their config, and the facts.
+/// The host as the planners see it: for the offload flow the targeted PFs with their config,
+/// and the facts; for irq-tune the devices it tunes. Each flow leaves the other's part empty.
 pub struct HostState<'c> {
     pub pfs: Vec<(&'c PfConfig, PfState)>,
     pub facts: Facts,
+    /// irq-tune's devices, in target order.
+    pub irq: Vec<irq::Device>,
 }
 
 impl HostState<'_> {
@@ -305,7 +310,36 @@ pub fn observe<'c>(
         .map(|t| Ok((t.cfg, observe_pf(host, kernel, &t.name)?)))
         .collect::<Result<Vec<_>>>()?;
     let facts = facts(host, kernel, cfg, &pfs)?;
-    Ok(HostState { pfs, facts })
+    Ok(HostState {
+        pfs,
+        facts,
+        irq: vec![],
+    })
+}
+
+/// irq-tune's state: one [`irq::Device`] per target that could be read ([`irq::observe_target`]),
+/// in target order, and the targets that could not be read with why. `cpus` and `interrupts`
+/// are read once per run, for every target.
+pub fn observe_irq(
+    host: &Host,
+    kernel: &mut Kernel,
+    cpus: &irq::Cpus,
+    interrupts: &BTreeMap<u32, Vec<String>>,
+    targets: &[crate::select::irq::Target],
+) -> (HostState<'static>, Vec<(IfName, anyhow::Error)>) {
+    let mut state = HostState {
+        pfs: vec![],
+        facts: Facts::default(),
+        irq: vec![],
+    };
+    let mut unread = vec![];
+    for t in targets {
+        match irq::observe_target(host, kernel, cpus, interrupts, t) {
+            Ok(d) => state.irq.push(d),
+            Err(e) => unread.push((t.ifname.clone(), e)),
+        }
+    }
+    (state, unread)
 }
 
 #[cfg(test)]
