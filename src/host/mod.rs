@@ -231,9 +231,11 @@ impl Host {
 
 /// The errno behind an error chain, if it came from a system call.
 pub fn errno_of(e: &anyhow::Error) -> Option<i32> {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<io::Error>())
-        .and_then(|io| io.raw_os_error())
+    e.chain().find_map(|c| {
+        c.downcast_ref::<io::Error>()
+            .and_then(|io| io.raw_os_error())
+            .or_else(|| c.downcast_ref::<nix::errno::Errno>().map(|n| *n as i32))
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::{Component, Path};
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fchmod, fstatat, FileStat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstatat, mkdirat, FileStat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 pub(super) const DIR_MODE: u32 = 0o755;
@@ -108,7 +108,9 @@ pub(super) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// The directory holding `path` (relative to `root`), opened component by component without
 /// following any link: a directory swapped for a symlink cannot move the file elsewhere.
-fn open_parent(root: &Path, path: &Path) -> Result<(OwnedFd, String)> {
+/// With `create`, missing directories are made (mode 0755 less the umask: only under /run and
+/// /tmp, whose own modes are what protects them).
+fn open_parent(root: &Path, path: &Path, create: bool) -> Result<(OwnedFd, String)> {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut parts: Vec<String> = vec![];
     for c in rel.components() {
@@ -127,14 +129,26 @@ fn open_parent(root: &Path, path: &Path) -> Result<(OwnedFd, String)> {
     // SAFETY: open returned a new descriptor that nothing else owns
     let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
     for p in &parts {
-        let fd = openat(Some(dir.as_raw_fd()), p.as_str(), dflags, Mode::empty()).with_context(
-            || {
-                format!(
-                    "opening directory {p} on the way to {} (a symlink there is not followed)",
-                    path.display()
-                )
-            },
-        )?;
+        let open = || openat(Some(dir.as_raw_fd()), p.as_str(), dflags, Mode::empty());
+        let fd = match open() {
+            Err(nix::errno::Errno::ENOENT) if create => {
+                match mkdirat(
+                    Some(dir.as_raw_fd()),
+                    p.as_str(),
+                    Mode::from_bits_truncate(DIR_MODE),
+                ) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => open(),
+                    Err(e) => Err(e),
+                }
+            }
+            r => r,
+        }
+        .with_context(|| {
+            format!(
+                "opening directory {p} on the way to {} (a symlink there is not followed)",
+                path.display()
+            )
+        })?;
         // SAFETY: as above
         dir = unsafe { OwnedFd::from_raw_fd(fd) };
     }
@@ -185,7 +199,7 @@ pub enum Created {
 /// Creates an empty file at its final name, `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0644. Something
 /// already there is accepted only when provably ours; otherwise the error says what it is.
 pub(super) fn create_marker(root: &Path, path: &Path) -> Result<Created> {
-    let (dir, name) = open_parent(root, path)?;
+    let (dir, name) = open_parent(root, path, true)?;
     let flags = OFlag::O_CREAT
         | OFlag::O_EXCL
         | OFlag::O_NOFOLLOW
@@ -222,7 +236,7 @@ pub(super) fn create_marker(root: &Path, path: &Path) -> Result<Created> {
 
 /// Removes the file at `path` only when it is provably ours; absent is fine. True when removed.
 pub(super) fn remove_marker(root: &Path, path: &Path) -> Result<bool> {
-    let (dir, name) = match open_parent(root, path) {
+    let (dir, name) = match open_parent(root, path, false) {
         Ok(x) => x,
         // no directory, no marker
         Err(e) if crate::host::errno_of(&e) == Some(nix::errno::Errno::ENOENT as i32) => {
