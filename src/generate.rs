@@ -252,7 +252,7 @@ fn consumers(before: &[String], from: &str) -> Vec<UnitFile> {
 pub fn salvage_before(files: &[PathBuf]) -> Vec<String> {
     let mut before = vec![];
     for f in files {
-        let Ok(text) = fs::read_to_string(f) else {
+        let Ok(text) = config::read_file(f) else {
             continue;
         };
         let Ok(table) = text.parse::<toml::Table>() else {

@@ -44,19 +44,21 @@ fn parse_ifname(s: &str) -> Result<(), String> {
     }
     if s.len() > 15 {
         return Err(format!(
-            "interface name {s:?} is {} bytes long; the kernel allows at most 15",
+            "interface name {} is {} bytes long; the kernel allows at most 15",
+            Clip(s),
             s.len()
         ));
     }
     if s == "." || s == ".." {
-        return Err(format!("interface name {s:?} is not allowed"));
+        return Err(format!("interface name {} is not allowed", Clip(s)));
     }
     if let Some(c) = s
         .chars()
         .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
     {
         return Err(format!(
-            "interface name {s:?} contains {c:?}, which the kernel does not allow"
+            "interface name {} contains {c:?}, which the kernel does not allow",
+            Clip(s)
         ));
     }
     Ok(())
@@ -75,7 +77,12 @@ impl From<IfName> for String {
 pub struct PciAddr(String);
 
 fn parse_pci(s: &str) -> Result<(), String> {
-    let bad = || format!("PCI address {s:?} is not of the form DDDD:BB:DD.F (e.g. 0000:3b:00.0)");
+    let bad = || {
+        format!(
+            "PCI address {} is not of the form DDDD:BB:DD.F (e.g. 0000:3b:00.0)",
+            Clip(s)
+        )
+    };
     let b = s.as_bytes();
     if b.len() != 12 || b[4] != b':' || b[7] != b':' || b[10] != b'.' {
         return Err(bad());
@@ -110,11 +117,16 @@ pub struct Mac(pub [u8; 6]);
 impl TryFrom<String> for Mac {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bytes = parse_hex_bytes::<6>(&s)
-            .ok_or_else(|| format!("MAC address {s:?} is not of the form 02:00:00:00:00:01"))?;
+        let bytes = parse_hex_bytes::<6>(&s).ok_or_else(|| {
+            format!(
+                "MAC address {} is not of the form 02:00:00:00:00:01",
+                Clip(&s)
+            )
+        })?;
         if bytes[0] & 1 == 1 {
             return Err(format!(
-                "MAC address {s:?} is a multicast address; a VF needs a unicast one"
+                "MAC address {} is a multicast address; a VF needs a unicast one",
+                Clip(&s)
             ));
         }
         Ok(Mac(bytes))
@@ -148,9 +160,12 @@ pub struct Guid(pub [u8; 8]);
 impl TryFrom<String> for Guid {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        parse_hex_bytes::<8>(&s)
-            .map(Guid)
-            .ok_or_else(|| format!("GUID {s:?} is not 8 hex bytes like 00:11:22:33:44:55:66:77"))
+        parse_hex_bytes::<8>(&s).map(Guid).ok_or_else(|| {
+            format!(
+                "GUID {} is not 8 hex bytes like 00:11:22:33:44:55:66:77",
+                Clip(&s)
+            )
+        })
     }
 }
 
@@ -187,6 +202,25 @@ impl GuidKind {
             GuidKind::Node => "node",
             GuidKind::Port => "port",
         }
+    }
+}
+
+/// A value quoted in a message, cut after 200 bytes with its length said: an error must not
+/// echo a 1 MB value into the journal.
+pub struct Clip<'a>(pub &'a str);
+
+impl fmt::Display for Clip<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 200;
+        let s = self.0;
+        if s.len() <= MAX {
+            return write!(f, "{s:?}");
+        }
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        write!(f, "{:?}… ({} bytes)", &s[..end], s.len())
     }
 }
 
@@ -234,9 +268,12 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("duration {s:?} must be a number followed by ms, s, m or h"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!(
+            "duration {} must be a number followed by ms, s, m or h",
+            Clip(s)
+        )
+    })?;
     let ms = match unit {
         "ms" => Some(n),
         "s" | "" => n.checked_mul(1000),
@@ -244,12 +281,14 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "h" => n.checked_mul(3_600_000),
         _ => {
             return Err(format!(
-                "duration {s:?}: unknown unit {unit:?} (use ms, s, m or h)"
+                "duration {}: unknown unit {} (use ms, s, m or h)",
+                Clip(s),
+                Clip(unit)
             ))
         }
     }
     .filter(|ms| *ms <= 24 * 3_600_000)
-    .ok_or_else(|| format!("duration {s:?} is longer than a day"))?;
+    .ok_or_else(|| format!("duration {} is longer than a day", Clip(s)))?;
     Ok(std::time::Duration::from_millis(ms))
 }
 

@@ -11,7 +11,7 @@ use super::model::{
     IbConfig, PfConfig, PfMatch, RingsSetting, TuneConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
 use super::raw::{RawFile, RawGuids, RawTune};
-use crate::types::{is_unit_name, parse_duration, Guid, IfName};
+use crate::types::{is_unit_name, parse_duration, Clip, Guid, IfName};
 
 /// Parses one config from text (tests, `--config -`).
 pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -130,7 +130,10 @@ impl Builder {
                     _ => {
                         return Err(src.err(
                             b,
-                            format!("bind = {s:?} is not a driver name (letters, digits, _ and -) or \"none\""),
+                            format!(
+                            "bind = {} is not a driver name (letters, digits, _ and -) or \"none\"",
+                            Clip(s)
+                        ),
                         ))
                     }
                 });
@@ -151,7 +154,10 @@ impl Builder {
             }
             for (k, v) in rp.vf {
                 let idx: u16 = parse_index(k.get_ref()).ok_or_else(|| {
-                    src.err(&k, format!("VF index {:?} is not a number", k.get_ref()))
+                    src.err(
+                        &k,
+                        format!("VF index {} is not a number", Clip(k.get_ref())),
+                    )
                 })?;
                 pf.vf.entry(idx).or_default().merge(v);
             }
@@ -280,7 +286,7 @@ impl Builder {
                 if !is_driver_name(dev) {
                     return Err(src.err(
                         &ib.device,
-                        format!("ib.device {dev:?} is not a valid RDMA device name"),
+                        format!("ib.device {} is not a valid RDMA device name", Clip(dev)),
                     ));
                 }
                 b.ib = Some(IbConfig {
@@ -300,7 +306,10 @@ impl Builder {
                     if !is_unit_name(u.get_ref()) {
                         return Err(src.err(
                             &u,
-                            format!("boot.before: {:?} is not a systemd unit name", u.get_ref()),
+                            format!(
+                                "boot.before: {} is not a systemd unit name",
+                                Clip(u.get_ref())
+                            ),
                         ));
                     }
                     v.push(u.into_inner());
@@ -313,6 +322,18 @@ impl Builder {
                     return Err(src.err(
                         &m,
                         "boot.legacy_marker must be an absolute path without `..`",
+                    ));
+                }
+                // root creates and removes this file at every boot: anywhere else (an /etc
+                // file) it would destroy whatever is there
+                let under = |d: &str| p.strip_prefix(d).is_ok_and(|r| r.components().count() > 0);
+                if !(under("/run") || under("/tmp")) {
+                    return Err(src.err(
+                        &m,
+                        format!(
+                            "boot.legacy_marker {} must be under /run or /tmp (e.g. /tmp/vf_done.offload): it is created and removed at every boot",
+                            Clip(m.get_ref())
+                        ),
                     ));
                 }
                 self.boot.legacy_marker = Some(p);
@@ -342,7 +363,7 @@ fn parse_tune(src: &Source, t: RawTune, into: &mut TuneConfig) -> Result<(), Con
             o => {
                 return Err(src.err(
                     &h,
-                    format!("rss_hfunc {o:?} is not one of toeplitz, xor, crc32"),
+                    format!("rss_hfunc {} is not one of toeplitz, xor, crc32", Clip(o)),
                 ))
             }
         }
@@ -378,7 +399,7 @@ fn parse_tune(src: &Source, t: RawTune, into: &mut TuneConfig) -> Result<(), Con
             o => {
                 return Err(src.err(
                     &a,
-                    format!("irq_affinity {o:?} is not \"numa-local\" or \"none\""),
+                    format!("irq_affinity {} is not \"numa-local\" or \"none\"", Clip(o)),
                 ))
             }
         });
@@ -402,7 +423,7 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
             let mut out = BTreeMap::new();
             for (k, v) in t {
                 let i: u16 = parse_index(k).filter(|i| *i < MAX_VFS).ok_or_else(|| {
-                    src.err(&g, format!("GUID table: VF index {k:?} is not valid"))
+                    src.err(&g, format!("GUID table: VF index {} is not valid", Clip(k)))
                 })?;
                 let guid: Guid = v
                     .as_str()

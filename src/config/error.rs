@@ -16,18 +16,32 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // a backstop for messages that quote what the parser saw (an unknown key of 1 MB)
+        const MAX: usize = 1024;
+        let mut msg = self.message.as_str();
+        let cut = msg.len() > MAX;
+        if cut {
+            let mut end = MAX;
+            while !msg.is_char_boundary(end) {
+                end -= 1;
+            }
+            msg = &msg[..end];
+        }
         if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
+            write!(f, "{}: {msg}", self.file.display())?;
         } else {
             write!(
                 f,
-                "{}:{}:{}: {}",
+                "{}:{}:{}: {msg}",
                 self.file.display(),
                 self.line,
-                self.col,
-                self.message
-            )
+                self.col
+            )?;
         }
+        if cut {
+            write!(f, "… (message cut, {} bytes)", self.message.len())?;
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ mod raw;
 
 pub use build::parse_str;
 pub use error::ConfigError;
-pub use load::{default_files, drop_ins, load};
+pub use load::{default_files, drop_ins, load, read_file, MAX_FILE_BYTES};
 pub use model::{
     Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
     IbConfig, LinkState, PfConfig, PfMatch, RingsSetting, TuneConfig, VfConfig, DEFAULT_TIMEOUT,
