@@ -202,7 +202,7 @@ fn run_inner(
     // subscribe before anything changes, so no event between a write and the wait is lost
     let mut waiter = Waiter::new(host)?;
     marker::clear_stale(host, cfg.boot.legacy_marker.as_deref(), log)?;
-    let _locks = lock_targets(host, &targets, log)?;
+    let _locks = lock_targets(host, &targets, deadline, log)?;
 
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
     let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
@@ -235,7 +235,12 @@ fn run_inner(
 }
 
 /// Takes the per-PF locks (by device name, so a renamed netdev is the same lock).
-fn lock_targets(host: &Host, targets: &[Target], log: &Log) -> Result<crate::lock::Locks> {
+fn lock_targets(
+    host: &Host,
+    targets: &[Target],
+    deadline: Instant,
+    log: &Log,
+) -> Result<crate::lock::Locks> {
     let devices: Vec<String> = targets
         .iter()
         .map(|t| {
@@ -247,8 +252,11 @@ fn lock_targets(host: &Host, targets: &[Target], log: &Log) -> Result<crate::loc
                 .unwrap_or_else(|| t.name.to_string())
         })
         .collect();
-    crate::lock::lock_all(host, &devices, |d| {
-        log.info(&format!("{d}: another run holds the lock, waiting for it"))
+    crate::lock::lock_all(host, &devices, deadline, |d, holder| {
+        log.info(&format!(
+            "{d}: another run holds the lock ({}), waiting for it",
+            holder.unwrap_or("holder unknown")
+        ))
     })
 }
 

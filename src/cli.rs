@@ -83,11 +83,19 @@ pub fn load_config(host: &Host, common: &Common) -> Result<Config, ConfigError> 
 pub fn interfaces(args: &[String]) -> Result<Vec<IfName>, String> {
     let from_env;
     let list: &[String] = if args.is_empty() {
-        from_env = std::env::var("IFACE")
-            .ok()
-            .filter(|s| !s.is_empty() && s != "--all")
-            .into_iter()
-            .collect::<Vec<_>>();
+        // an IFACE we cannot read is an error, never "every PF" (with --force from a hook
+        // that would reset them all)
+        from_env = match std::env::var("IFACE") {
+            Ok(s) if s.is_empty() || s == "--all" => vec![],
+            Ok(s) => vec![s],
+            Err(std::env::VarError::NotPresent) => vec![],
+            Err(std::env::VarError::NotUnicode(raw)) => {
+                return Err(format!(
+                    "IFACE {} is not valid UTF-8, so it is no interface name",
+                    crate::types::Clip(&raw.to_string_lossy())
+                ))
+            }
+        };
         &from_env
     } else {
         args

@@ -165,15 +165,40 @@ pub fn status(host: &Host) -> Result<Status> {
 /// before the first look, so a marker written in between is not missed.
 pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
     let run = host.run_dir();
-    run.create()?;
+    // root makes the directory for the units that come after; anyone else (a non-root
+    // consumer) watches the parent until the first run creates it
+    let _ = run.create();
     let d = run.path();
     let ino =
         Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).context("inotify_init")?;
-    ino.add_watch(
-        d,
-        AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CREATE,
-    )
-    .with_context(|| format!("watching {}", d.display()))?;
+    let files =
+        AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_CREATE;
+    let mut watching_dir = false;
+    let parent = d.parent().unwrap_or(d);
+    let mut watch = |ino: &Inotify| -> Result<()> {
+        if watching_dir {
+            return Ok(());
+        }
+        match ino.add_watch(d, files) {
+            Ok(_) => watching_dir = true,
+            Err(nix::errno::Errno::ENOENT) => {
+                ino.add_watch(
+                    parent,
+                    AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
+                )
+                .with_context(|| format!("watching {} for {}", parent.display(), d.display()))?;
+                // it may have appeared between the two calls
+                if d.is_dir() {
+                    ino.add_watch(d, files)
+                        .with_context(|| format!("watching {}", d.display()))?;
+                    watching_dir = true;
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("watching {}", d.display())),
+        }
+        Ok(())
+    };
+    watch(&ino)?;
     let deadline = Instant::now() + timeout;
     loop {
         let st = status(host)?;
@@ -202,6 +227,7 @@ pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
                 break;
             }
         }
+        watch(&ino)?;
     }
 }
 

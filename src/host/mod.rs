@@ -18,7 +18,7 @@ pub use cpu::Irq;
 pub use ib::IbDevice;
 pub use net::Netdev;
 pub use pci::{Device, PciDriver};
-pub use run::{LegacyMarker, RunDir, RunFile};
+pub use run::{lock_holder, LegacyMarker, RunDir, RunFile};
 
 use std::fs;
 use std::io::{self, Write};

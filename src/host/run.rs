@@ -124,3 +124,28 @@ impl LegacyMarker<'_> {
         Ok(removed)
     }
 }
+
+/// Who holds the `flock` on `f`, from the running kernel's lock table: `pid N (comm)`.
+/// `flock` is always the running kernel's, even on a fixture tree, so this reads the real
+/// `/proc` and not the root's. `None` when nobody (any more) or the table is unreadable.
+pub fn lock_holder(f: &File) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = f.metadata().ok()?;
+    let (maj, min) = (
+        nix::sys::stat::major(md.dev()),
+        nix::sys::stat::minor(md.dev()),
+    );
+    let want = format!("{maj:02x}:{min:02x}:{}", md.ino());
+    let me = std::process::id();
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:567 0 EOF`; a blocked waiter's line has `->`
+    let pid: u32 = table.lines().find_map(|l| {
+        let t: Vec<&str> = l.split_whitespace().collect();
+        (t.get(1) == Some(&"FLOCK") && t.get(5) == Some(&want.as_str()))
+            .then(|| t.get(4)?.parse().ok())
+            .flatten()
+            .filter(|p| *p != me)
+    })?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    Some(format!("pid {pid} ({})", comm.trim()))
+}
