@@ -181,7 +181,15 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     }
     let res = resolved.and_then(|r| run_inner(host, cfg, opts, log, &r));
     if let Err(e) = &res {
-        if let Err(me) = marker::write_failed(host, &format!("{e:#}"), legacy, log) {
+        // A refusal writes nothing: on a host that is ready, offload still works and `failed`
+        // would be a lie. Where nothing is ready yet (boot), the refusal is why, and `failed`
+        // tells those waiting for offload to stop waiting.
+        let refused = e.downcast_ref::<Refused>().is_some();
+        if refused && matches!(marker::status(host), Ok(marker::Status::Ready(_))) {
+            log.info(
+                "refused: nothing was changed, and the markers say what is true (offload is ready)",
+            );
+        } else if let Err(me) = marker::write_failed(host, &format!("{e:#}"), legacy, log) {
             log.error(&format!("also failed to write the failed marker: {me:#}"));
         }
     }
@@ -222,7 +230,7 @@ fn run_inner(
         log,
         resolved,
         &targets,
-        executed,
+        &plans,
     )?;
     Ok(Report {
         not_ours: false,
@@ -424,8 +432,9 @@ fn verify_and_publish(
     log: &Log,
     resolved: &[Resolved],
     targets: &[Target],
-    executed: usize,
+    done: &[Vec<Step>],
 ) -> Result<bool> {
+    let executed = done.iter().map(Vec::len).sum::<usize>();
     let all: Option<Vec<Target>> = resolved
         .iter()
         .map(|r| r.name.clone().map(|name| Target { cfg: r.cfg, name }))
@@ -452,6 +461,22 @@ fn verify_and_publish(
         bail!(
             "after applying, the host still differs from the config: {}",
             left.join("; ")
+        );
+    }
+    // A step this run made that the look after it wants again did not stick: something
+    // (another PF's step, another program) undoes it. That is a failure, not "not ready yet".
+    // On a fixture tree only steps that are plain file writes can stick at all.
+    let undone: Vec<String> = plans
+        .iter()
+        .flatten()
+        .filter(|s| is_target(s.pf()) && (host.is_real() || s.is_file_write()))
+        .filter(|s| done.iter().flatten().any(|d| d == *s))
+        .map(|s| s.to_string())
+        .collect();
+    if !undone.is_empty() {
+        bail!(
+            "the host does not converge: after this run applied them, these steps are needed again (something undoes them: another PF writing the same file, another program): {}",
+            undone.join("; ")
         );
     }
     if opts.phase != Phase::Post {

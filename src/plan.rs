@@ -87,6 +87,15 @@ impl Step {
         }
     }
 
+    /// A step whose whole effect is one sysfs file write (so a fixture tree can show it stuck):
+    /// not binding, netlink or waits.
+    pub fn is_file_write(&self) -> bool {
+        matches!(
+            self,
+            Step::Autoprobe { .. } | Step::NumVfs { .. } | Step::Guid { .. }
+        )
+    }
+
     /// Short machine-readable name, for the journal's SRIOV_STEP field.
     pub fn kind(&self) -> &'static str {
         match self {

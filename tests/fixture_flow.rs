@@ -340,3 +340,54 @@ fn broken_config_under_systemd_writes_the_failed_marker() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn a_refused_change_on_a_ready_host_leaves_every_marker_as_it_was() {
+    let f = configured_two_pf(true);
+    cmd("vf-post", &f).assert().success();
+    let ready = f.read("run/sriov-offload/ready");
+    assert!(f.path("tmp/vf_done.offload").exists());
+    f.config(&TWO_PF_SWITCHDEV.replacen("vfs = 32", "vfs = 16", 1));
+    let out = cmd("vf-pre", &f).arg("ens1f0").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("would reset VFs in use"), "{err}");
+    assert_eq!(f.read("run/sriov-offload/ready"), ready);
+    assert!(!f.path("run/sriov-offload/failed").exists());
+    assert!(f.path("tmp/vf_done.offload").exists());
+}
+
+#[test]
+fn two_pfs_fighting_over_one_guid_file_is_a_failure_not_ready() {
+    // seed 000's `mlx5_bond_0/device/sriov/N` files belong to the first PF only; with `auto`
+    // GUIDs both PFs write their own values there and undo each other
+    let f = Fixture::new();
+    for (n, p) in [("ens1f0", "0000:3b:00.0"), ("ens1f1", "0000:3b:00.1")] {
+        f.add_pf(&Pf {
+            numvfs: 2,
+            switchdev: true,
+            vf_driver: Some("mlx5_core"),
+            master: Some("bond0"),
+            ..Pf::new(n, p)
+        });
+    }
+    f.add_ib_bond("0000:3b:00.0", 2, "active");
+    common::write(
+        &f.path("sys/kernel/debug/mlx5/0000:3b:00.1/lag/state"),
+        "active\n",
+    );
+    let cfg = "[defaults]\ntimeout = \"1s\"\n\
+        [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"none\"\n\
+        [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"none\"\n\
+        [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
+        ib = { device = \"mlx5_bond_0\", node_guids = \"auto\" }\n";
+    f.config(cfg);
+    let out = cmd("vf-post", &f).arg("bond0").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("does not converge") && err.contains("mlx5_bond_0: set VF 0 node GUID"),
+        "{err}"
+    );
+    let failed = f.read("run/sriov-offload/failed");
+    assert!(failed.contains("does not converge"), "{failed}");
+    assert!(!f.path("run/sriov-offload/ready").exists());
+}

@@ -72,6 +72,16 @@ match = { name = "$S2" }
 vfs = 4
 EOF
 expect_fault "VFs in use" 1 "netdev $GUEST_DEV is up"
+# the same refusal on a host that is ready: nothing changes, not even a marker
+mkdir -p /run/sriov-offload
+printf '{"boot_id":"%s","time":1}' "$(cat /proc/sys/kernel/random/boot_id)" >/run/sriov-offload/ready
+rm -f /run/sriov-offload/failed
+ready_before=$(cat /run/sriov-offload/ready)
+out=$(vf-pre 2>&1)
+check_eq "refusal on a ready host: exit 1" 1 "$?" || echo "$out" | sed 's/^/#   | /'
+check_eq "refusal on a ready host: ready byte-identical" "$ready_before" "$(cat /run/sriov-offload/ready)"
+check "refusal on a ready host: no failed marker" test ! -e /run/sriov-offload/failed
+check "refusal on a ready host: guest VF $GUEST_DEV untouched" guest_ok
 
 # 4. a representor that never appears: netdevsim in switchdev with 2 VFs, the representor of
 #    VF 1 moved to another network namespace, so this namespace never sees it
