@@ -23,6 +23,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Interfaces named on the command line or by ifupdown's `$IFACE`; empty = all configured.
     pub ifaces: Vec<IfName>,
+    /// A PF re-appeared after boot (`sriov-offload-reapply@.service`): a bond slave that
+    /// nothing re-enslaved gets its own post steps unless its bond needs it (VF LAG).
+    pub reapply: bool,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +99,8 @@ fn select<'c>(
                 // post-up does them; until it is enslaved, the slave's post-up is not ours.
                 if opts.phase == Phase::Post {
                     if let Some(b) = cfg.bond_of(i.as_str()) {
-                        if host.netdev(i).master()?.as_ref() != Some(&b.name) {
+                        let enslaved = host.netdev(i).master()?.as_ref() == Some(&b.name);
+                        if !enslaved && (!opts.reapply || b.vf_lag) {
                             continue;
                         }
                     }
@@ -215,6 +219,10 @@ fn run_inner(
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
     let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
     log_nothing_to_do(&state, &plans, log);
+    if opts.reapply {
+        log_unenslaved(host, cfg, opts, log)?;
+    }
+    withdraw_if_needed(host, cfg, &plans, log)?;
     let ex = Executor {
         host,
         state: &state,
@@ -266,6 +274,63 @@ fn lock_targets(
             holder.unwrap_or("holder unknown")
         ))
     })
+}
+
+/// A PF that needs work means the host is not ready (any more): take `ready` back until the
+/// run that finishes the work publishes it again.
+fn withdraw_if_needed(host: &Host, cfg: &Config, plans: &[Vec<Step>], log: &Log) -> Result<()> {
+    let mut why: Vec<String> = vec![];
+    for s in plans.iter().flatten() {
+        let w = format!("{}: needs re-applying ({s})", s.pf());
+        if !why.iter().any(|x| x.starts_with(&format!("{}:", s.pf()))) {
+            why.push(w);
+        }
+    }
+    if why.is_empty() {
+        return Ok(());
+    }
+    if marker::withdraw(host, &why, cfg.boot.legacy_marker.as_deref(), log)? {
+        log.warn(&format!(
+            "offload ready withdrawn until the work is done: {}",
+            why.join("; ")
+        ));
+    }
+    Ok(())
+}
+
+/// ifupdown does not re-enslave a PF that re-appeared (networkd does): say what is needed.
+fn log_unenslaved(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<()> {
+    for i in &opts.ifaces {
+        let Some(b) = cfg.bond_of(i.as_str()) else {
+            continue;
+        };
+        if host.netdev(i).master()?.as_ref() == Some(&b.name) {
+            continue;
+        }
+        let what = if opts.phase == Phase::Pre || !b.vf_lag {
+            "its steps that do not need the bond are done"
+        } else {
+            "the post steps wait for it (VF LAG needs the bond)"
+        };
+        log.warn(&format!(
+            "{i} re-appeared but is not a slave of {} again: {what}; re-enslave it with `ifup {}` (ifupdown2: `ifreload -a`), whose post-up finishes the work",
+            b.name, b.name
+        ));
+    }
+    Ok(())
+}
+
+/// A configured PF went away (udev `remove`): `ready` no longer tells the truth.
+pub fn withdraw_gone(host: &Host, cfg: &Config, log: &Log) -> Result<()> {
+    let gone: Vec<String> = select::resolve(host, cfg)?
+        .iter()
+        .filter(|r| r.name.is_none())
+        .map(|r| format!("configured PF ({}) is gone", r.cfg.matcher))
+        .collect();
+    if !gone.is_empty() && marker::withdraw(host, &gone, cfg.boot.legacy_marker.as_deref(), log)? {
+        log.warn(&format!("offload ready withdrawn: {}", gone.join("; ")));
+    }
+    Ok(())
 }
 
 fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {

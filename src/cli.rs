@@ -67,6 +67,14 @@ pub struct FlowArgs {
     /// Reset VFs even when they are in use (a guest will lose its network).
     #[arg(long)]
     pub force: bool,
+    /// The PF re-appeared after boot (sriov-offload-reapply@.service): a bond slave that
+    /// nothing re-enslaved still gets the steps that do not need its bond.
+    #[arg(long)]
+    pub reapply: bool,
+    /// A PF netdev went away (udev `remove`): withdraw `ready` if a configured PF is now
+    /// missing. Writes nothing else and never waits.
+    #[arg(long, hide = true, conflicts_with_all = ["force", "reapply", "dry_run"])]
+    pub withdraw_gone: bool,
     /// PFs or bonds to act on; default `$IFACE`, else every configured PF.
     pub interfaces: Vec<String>,
 }
@@ -140,11 +148,21 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if args.withdraw_gone {
+        return match apply::withdraw_gone(&host, &cfg, &log) {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                log.error(&format!("{e:#}"));
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     let opts = Options {
         phase,
         force: args.force,
         dry_run: args.common.dry_run,
         ifaces,
+        reapply: args.reapply,
     };
     match apply::run(&host, &cfg, &opts, &log) {
         Ok(r) if r.not_ours => {

@@ -83,6 +83,7 @@ pub fn write_ready(
 ) -> Result<bool> {
     let boot_id = host.boot_id()?;
     let mut wrote = host.run_dir().remove(RunFile::Failed)?;
+    wrote |= host.run_dir().remove(RunFile::Pending)?;
     let current = read(host, RunFile::Ready)?;
     if !current
         .as_ref()
@@ -115,6 +116,7 @@ pub fn write_failed(host: &Host, error: &str, legacy: Option<&Path>, log: &Log) 
         error: Some(error.to_string()),
     };
     host.run_dir().remove(RunFile::Ready)?;
+    host.run_dir().remove(RunFile::Pending)?;
     let json = serde_json::to_vec_pretty(&m).context("encoding failed marker")?;
     host.run_dir().write_atomic(RunFile::Failed, &json)?;
     if let Some(l) = legacy {
@@ -131,8 +133,10 @@ pub fn clear_stale(host: &Host, legacy: Option<&Path>, log: &Log) -> Result<()> 
     if ready.as_ref().is_some_and(|m| m.boot_id != boot_id) {
         host.run_dir().remove(RunFile::Ready)?;
     }
-    if read(host, RunFile::Failed)?.is_some_and(|m| m.boot_id != boot_id) {
-        host.run_dir().remove(RunFile::Failed)?;
+    for f in [RunFile::Failed, RunFile::Pending] {
+        if read(host, f)?.is_some_and(|m| m.boot_id != boot_id) {
+            host.run_dir().remove(f)?;
+        }
     }
     if let Some(l) = legacy {
         if ready.is_none_or(|m| m.boot_id != boot_id) {
@@ -140,6 +144,30 @@ pub fn clear_stale(host: &Host, legacy: Option<&Path>, log: &Log) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// Takes back `ready` while PFs are re-applied (or gone): `pending` names them and why, and
+/// `ready` (with the legacy marker) is removed, so nobody waiting sees a ready host that is
+/// not. Returns false (writing nothing) when this boot's `ready` does not exist: then there is
+/// nothing to take back.
+pub fn withdraw(host: &Host, why: &[String], legacy: Option<&Path>, log: &Log) -> Result<bool> {
+    let boot_id = host.boot_id()?;
+    if read(host, RunFile::Ready)?.is_none_or(|m| m.boot_id != boot_id) {
+        return Ok(false);
+    }
+    let m = Marker {
+        boot_id,
+        time: now(),
+        pfs: vec![],
+        error: Some(why.join("; ")),
+    };
+    let json = serde_json::to_vec_pretty(&m).context("encoding pending marker")?;
+    host.run_dir().write_atomic(RunFile::Pending, &json)?;
+    host.run_dir().remove(RunFile::Ready)?;
+    if let Some(l) = legacy {
+        legacy_best_effort(log, "not removed", host.legacy_marker(l).remove());
+    }
+    Ok(true)
 }
 
 #[derive(Debug, PartialEq)]
@@ -158,6 +186,7 @@ pub fn status(host: &Host) -> Result<Status> {
     if let Some(m) = read(host, RunFile::Ready)?.filter(|m| m.boot_id == boot_id) {
         return Ok(Status::Ready(m));
     }
+    // `pending` (ready withdrawn while a PF is re-applied) is still "not ready": waiters wait
     Ok(Status::Pending)
 }
 

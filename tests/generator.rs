@@ -21,11 +21,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const GENERATOR: &str = env!("CARGO_BIN_EXE_sriov-offload-generator");
-const STATIC_UNITS: [&str; 4] = [
+const STATIC_UNITS: [&str; 5] = [
     "sriov-offload.target",
     "sriov-offload-pre.service",
     "sriov-offload-post.service",
     "sriov-offload-irq.service",
+    "sriov-offload-reapply@.service",
 ];
 /// The ExecStart= binaries of the static units.
 const EXEC_BINARIES: [&str; 3] = ["vf-pre", "vf-post", "irq-tune"];
@@ -303,7 +304,11 @@ fn verify_root(generated: &BTreeMap<PathBuf, String>) -> (tempfile::TempDir, Vec
             fs::copy(e.path(), sys.join(e.file_name())).unwrap();
         }
     }
-    let mut units: Vec<String> = STATIC_UNITS.iter().map(|s| s.to_string()).collect();
+    // a template is verified through an instance of it
+    let mut units: Vec<String> = STATIC_UNITS
+        .iter()
+        .map(|s| s.replace("@.", "@eth0."))
+        .collect();
     for u in STATIC_UNITS {
         fs::copy(manifest().join("units").join(u), sys.join(u)).unwrap();
     }

@@ -13,6 +13,8 @@ use super::Host;
 pub enum RunFile {
     Ready,
     Failed,
+    /// Offload was ready this boot and is being re-applied (a PF re-appeared or went away).
+    Pending,
     VfMap,
 }
 
@@ -21,6 +23,7 @@ impl RunFile {
         match self {
             RunFile::Ready => "ready",
             RunFile::Failed => "failed",
+            RunFile::Pending => "pending",
             RunFile::VfMap => "vf-map.json",
         }
     }

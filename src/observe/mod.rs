@@ -64,8 +64,21 @@ impl PfState {
     /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use.
     pub fn vf_in_use(&self, vf: &VfState, keep_driver: Option<&str>) -> Option<String> {
         if let Some(d) = &vf.driver {
-            if Some(d.as_str()) != keep_driver && vf.netdevs.is_empty() {
-                return Some(format!("VF {} is bound to {d}", vf.index));
+            // Bound with no netdev visible here: a driver that gives the host none (vfio-pci,
+            // pci-stub: a guest or DPDK owns it), or a netdev driver whose netdev was moved
+            // into another network namespace (a container, a pod). Only our own driver with
+            // its netdev here is idle. Even our driver without one is in use: it gives every
+            // VF a netdev at probe.
+            if vf.netdevs.is_empty() {
+                let whose = if Some(d.as_str()) == keep_driver {
+                    "its netdev was moved into another network namespace (a container, a pod?)"
+                } else {
+                    "a guest, DPDK or a container holds it"
+                };
+                return Some(format!(
+                    "VF {} is bound to {d} with no netdev in this network namespace: {whose}",
+                    vf.index
+                ));
             }
         }
         for n in &vf.netdevs {

@@ -82,6 +82,19 @@ check_eq "refusal on a ready host: exit 1" 1 "$?" || echo "$out" | sed 's/^/#   
 check_eq "refusal on a ready host: ready byte-identical" "$ready_before" "$(cat /run/sriov-offload/ready)"
 check "refusal on a ready host: no failed marker" test ! -e /run/sriov-offload/failed
 check "refusal on a ready host: guest VF $GUEST_DEV untouched" guest_ok
+# a VF netdev moved into another network namespace (a container) is in use too, although
+# this namespace no longer sees it
+VF2=$(vfs_of "$NUMA1_PF" | sed -n 2p)
+DEV2=$(netdev_of "$VF2")
+mkdir -p /run/netns
+ip netns add pod
+ip link set "$DEV2" netns pod
+out=$(vf-pre 2>&1)
+check_eq "VF netdev in a container: exit 1" 1 "$?"
+check_contains "VF netdev in a container: refusal names it" "VF 1 is bound to igbvf with no netdev in this network namespace" "$out"
+check_eq "VF netdev in a container: still 2 VFs" 2 "$(read_file $P/$NUMA1_PF/sriov_numvfs)"
+ip -n pod link set "$DEV2" netns 1
+ip netns del pod
 
 # 4. a representor that never appears: netdevsim in switchdev with 2 VFs, the representor of
 #    VF 1 moved to another network namespace, so this namespace never sees it

@@ -10,6 +10,7 @@
 # the devices, and the critical chain of sriov-offload.target for idle waits.
 
 . /opt/sriov-offload/lib/boot-checks.sh
+. /opt/sriov-offload/lib/reapply-checks.sh
 log "uptime at scenario start: $(cut -d' ' -f1 /proc/uptime)s"
 check_contains "ifupdown2 runs the hooks (addon_scripts_support=1)" addon_scripts_support=1 \
     "$(grep '^addon_scripts_support' /etc/network/ifupdown2/ifupdown2.conf)"
@@ -17,3 +18,4 @@ check_contains "networking.service is ifupdown2's" ifupdown2 "$(show networking.
 boot_package_checks
 boot_flow_checks
 boot_dpkg_checks
+reapply_checks

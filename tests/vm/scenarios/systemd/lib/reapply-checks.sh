@@ -1,0 +1,66 @@
+# Checks of a PF's life after boot (sourced after boot-checks.sh): a PF that goes away and comes
+# back (a driver reload or firmware reset does this to mlx5) is re-applied by its own instance
+# of sriov-offload-reapply@, for that PF alone, and `ready` is withdrawn in between.
+
+# ready_state: ready | pending | failed | none
+ready_state() {
+    if [ -e /run/sriov-offload/failed ]; then echo failed
+    elif [ -e /run/sriov-offload/ready ]; then echo ready
+    elif [ -e /run/sriov-offload/pending ]; then echo pending
+    else echo none; fi
+}
+
+reapply_checks() {
+    check_eq "ready before the re-appearing PFs" ready "$(ready_state)"
+
+    # --- netdevsim1 deleted and created again: switchdev and representors come back --------
+    # a VF of the other PFs in use, to see that nothing else is touched
+    guest_vf=$(vfs_of 0000:01:00.0 | head -1)
+    guest_dev=$(netdev_of "$guest_vf")
+    ip link set "$guest_dev" up
+    guest_ifindex=$(read_file /sys/class/net/$guest_dev/ifindex)
+    log "guest VF $guest_vf netdev $guest_dev (ifindex $guest_ifindex) up"
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    write_file /sys/bus/netdevsim/del_device 1
+    check "netdevsim1 gone: ready withdrawn (pending)" wait_for 10 sh -c '[ -e /run/sriov-offload/pending ] && [ ! -e /run/sriov-offload/ready ]'
+    check_contains "pending names the PF that is gone" 'configured PF (name eth2) is gone' "$(cat /run/sriov-offload/pending 2>&1)"
+    t0=$(now_ms)
+    write_file /sys/bus/netdevsim/new_device "1 1"
+    check "netdevsim1 back: ready again" wait_for 60 test -e /run/sriov-offload/ready
+    ms=$(elapsed_ms "$t0")
+    log "netdevsim1 re-created -> ready again: $ms ms"
+    check_contains "netdevsim1 in switchdev again" "mode switchdev" "$(devlink dev eswitch show netdevsim/netdevsim1 2>&1)"
+    check_eq "netdevsim1 has 2 VFs again" 2 "$(read_file /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs)"
+    reps=$(devlink port show 2>&1 | grep '^netdevsim/netdevsim1/' | grep 'flavour pcivf' | grep -c ' netdev ')
+    check_eq "netdevsim1's 2 representors again" 2 "$reps"
+    check "no pending marker left" test ! -e /run/sriov-offload/pending
+    check_eq "sriov-offload-reapply@eth2 ran and finished" inactive "$(systemctl is-active sriov-offload-reapply@eth2.service)"
+    check_eq "sriov-offload-reapply@eth2 succeeded" success "$(show sriov-offload-reapply@eth2.service Result)"
+    steps=$(journalctl -u sriov-offload-reapply@eth2.service --since "$since" -o export 2>/dev/null | grep '^SRIOV_PF=' | sort -u | tr '\n' ' ')
+    check_eq "the re-apply took steps for eth2 alone" "SRIOV_PF=eth2 " "$steps"
+
+    # --- an igb PF of bond0 reloaded: ifupdown2 does not re-enslave it ----------------------
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    write_file /sys/bus/pci/drivers/igb/unbind 0000:81:00.0
+    check "eth1 gone: ready withdrawn" wait_for 10 sh -c '[ ! -e /run/sriov-offload/ready ]'
+    t0=$(now_ms)
+    write_file /sys/bus/pci/drivers/igb/bind 0000:81:00.0
+    check "eth1 back: ready again" wait_for 60 test -e /run/sriov-offload/ready
+    ms=$(elapsed_ms "$t0")
+    log "igb PF 0000:81:00.0 re-bound -> ready again: $ms ms"
+    check_eq "0000:81:00.0 has 4 VFs again" 4 "$(read_file $P/0000:81:00.0/sriov_numvfs)"
+    bound=0
+    for vf in $(vfs_of 0000:81:00.0); do [ "$(driver_of "$vf")" = igbvf ] && bound=$((bound + 1)); done
+    check_eq "its 4 VFs bound to igbvf again" 4 "$bound"
+    pf=$(ls $P/0000:81:00.0/net)
+    journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1 | tail -20 | sed 's/^/#   /'
+    check_contains "the journal says ifup is needed to re-enslave it" "ifup bond0" \
+        "$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1)"
+    steps=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" -o export 2>/dev/null | grep '^SRIOV_PF=' | sort -u | tr '\n' ' ')
+    check_eq "the re-apply took steps for $pf alone" "SRIOV_PF=$pf " "$steps"
+
+    check_eq "the other PF's in-use VF kept its netdev" "$guest_ifindex" "$(read_file /sys/class/net/$guest_dev/ifindex)"
+    check_eq "the other PF still has 4 VFs" 4 "$(read_file $P/0000:01:00.0/sriov_numvfs)"
+    check "no failed marker after the re-appearances" test ! -e /run/sriov-offload/failed
+    ip link set "$guest_dev" down
+}
