@@ -15,7 +15,9 @@ reapply_checks() {
 
     # --- netdevsim1 deleted and created again: switchdev and representors come back --------
     # a VF of the other PFs in use, to see that nothing else is touched
-    guest_vf=$(vfs_of 0000:01:00.0 | head -1)
+    # shellcheck disable=SC2046 # word splitting of the VF list is wanted
+    set -- $(vfs_of 0000:01:00.0)
+    guest_vf=$1
     guest_dev=$(netdev_of "$guest_vf")
     ip link set "$guest_dev" up
     guest_ifindex=$(read_file /sys/class/net/$guest_dev/ifindex)
@@ -34,9 +36,10 @@ reapply_checks() {
     reps=$(devlink port show 2>&1 | grep '^netdevsim/netdevsim1/' | grep 'flavour pcivf' | grep -c ' netdev ')
     check_eq "netdevsim1's 2 representors again" 2 "$reps"
     check "no pending marker left" test ! -e /run/sriov-offload/pending
-    check_eq "sriov-offload-reapply@eth2 ran and finished" inactive "$(systemctl is-active sriov-offload-reapply@eth2.service)"
+    # ready is written by vf-post; irq-tune still runs after it
+    check "sriov-offload-reapply@eth2 ran and finished" wait_for 30 sh -c '[ "$(systemctl is-active sriov-offload-reapply@eth2.service)" = inactive ]'
     check_eq "sriov-offload-reapply@eth2 succeeded" success "$(show sriov-offload-reapply@eth2.service Result)"
-    steps=$(journalctl -u sriov-offload-reapply@eth2.service --since "$since" -o export 2>/dev/null | grep '^SRIOV_PF=' | sort -u | tr '\n' ' ')
+    steps=$(journalctl -u sriov-offload-reapply@eth2.service --since "$since" -o export 2>/dev/null | grep -a '^SRIOV_PF=' | grep -v '^SRIOV_PF=-$' | sort -u | tr '\n' ' ')
     check_eq "the re-apply took steps for eth2 alone" "SRIOV_PF=eth2 " "$steps"
 
     # --- an igb PF of bond0 reloaded: ifupdown2 does not re-enslave it ----------------------
@@ -53,10 +56,11 @@ reapply_checks() {
     for vf in $(vfs_of 0000:81:00.0); do [ "$(driver_of "$vf")" = igbvf ] && bound=$((bound + 1)); done
     check_eq "its 4 VFs bound to igbvf again" 4 "$bound"
     pf=$(ls $P/0000:81:00.0/net)
+    wait_for 30 sh -c "[ \"\$(systemctl is-active sriov-offload-reapply@$pf.service)\" = inactive ]"
     journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1 | tail -20 | sed 's/^/#   /'
     check_contains "the journal says ifup is needed to re-enslave it" "ifup bond0" \
         "$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1)"
-    steps=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" -o export 2>/dev/null | grep '^SRIOV_PF=' | sort -u | tr '\n' ' ')
+    steps=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" -o export 2>/dev/null | grep -a '^SRIOV_PF=' | grep -v '^SRIOV_PF=-$' | sort -u | tr '\n' ' ')
     check_eq "the re-apply took steps for $pf alone" "SRIOV_PF=$pf " "$steps"
 
     check_eq "the other PF's in-use VF kept its netdev" "$guest_ifindex" "$(read_file /sys/class/net/$guest_dev/ifindex)"
