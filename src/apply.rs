@@ -652,13 +652,21 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
         Step::WaitLag { .. } | Step::WaitReps { .. } => {
             bail!("internal: a wait step outside the wait stage: {step}")
         }
-        Step::Guid {
-            device,
-            vf,
-            kind,
-            guid,
-            ..
-        } => host.ib_device(device).set_guid(*vf, *kind, *guid),
+        Step::Guid { vf, kind, guid, .. } => {
+            // decided again here: a PF without VFs at planning time (this run created them)
+            let dev = nd.physical_device()?;
+            if dev.has_vf_guid_files() {
+                dev.set_vf_guid(*vf, *kind, *guid)
+            } else if kernel.is_real() {
+                kernel.set_vf_guid(&pf.name, *vf, *kind, *guid)
+            } else {
+                bail!(
+                    "{}: cannot set the IB GUIDs of its VFs: there is no {} and rtnetlink is not used on a fixture tree",
+                    pf.name,
+                    dev.vf_guid_file(*vf, *kind).display()
+                )
+            }
+        }
         Step::Bind { vfs, driver, .. } => {
             host.pci_driver(driver)
                 .require_loaded()

@@ -13,7 +13,7 @@ use crate::host::{Host, Netdev};
 use crate::netlink::devlink::{self, Devlink, DevlinkHandle};
 use crate::netlink::ethtool::{Channels, ChannelsSet, Ethtool, FeatureState, Hfunc, Rings};
 use crate::netlink::rtnl::{self, Rtnl, VfInfo, VfProps};
-use crate::types::IfName;
+use crate::types::{Guid, GuidKind, IfName};
 
 /// Where a PF's eswitch mode is read and set.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -182,6 +182,18 @@ impl Kernel {
         };
         self.writes += 1;
         self.rtnl()?.set_vf(pf.as_str(), vf, &props)
+    }
+
+    /// Sets a VF's InfiniBand GUID through rtnetlink (upstream kernels; the VF must be
+    /// rebound for it to take effect).
+    pub fn set_vf_guid(&mut self, pf: &IfName, vf: u32, kind: GuidKind, guid: Guid) -> Result<()> {
+        let g = Some(u64::from_be_bytes(guid.0));
+        let (node, port) = match kind {
+            GuidKind::Node => (g, None),
+            GuidKind::Port => (None, g),
+        };
+        self.writes += 1;
+        self.rtnl()?.set_vf_ib_guids(pf.as_str(), vf, node, port)
     }
 
     /// Whether `feature` is on; `None` when unknown (fixture tree) or the device lacks it.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::{Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, PfConfig, VfConfig};
 use crate::guid::auto_guid;
 use crate::netlink::rtnl::VfInfo;
-use crate::observe::{Facts, PfState};
+use crate::observe::{Facts, GuidVia, PfState};
 use crate::types::{Guid, GuidKind, IfName};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -52,9 +52,9 @@ pub enum Step {
         pf: IfName,
         vfs: Vec<u32>,
     },
+    /// Written to the VF's own PF ([`GuidVia`]: MLNX_OFED's per-PF files or rtnetlink).
     Guid {
         pf: IfName,
-        device: String,
         vf: u32,
         kind: GuidKind,
         guid: Guid,
@@ -166,13 +166,9 @@ impl fmt::Display for Step {
             Step::WaitReps { pf, vfs } => {
                 write!(f, "{pf}: wait for representors of VFs {}", ranges(vfs))
             }
-            Step::Guid {
-                device,
-                vf,
-                kind,
-                guid,
-                ..
-            } => write!(f, "{device}: set VF {vf} {} GUID {guid}", kind.file()),
+            Step::Guid { pf, vf, kind, guid } => {
+                write!(f, "{pf}: set VF {vf} {} GUID {guid}", kind.file())
+            }
             Step::Bind { pf, vfs, driver } => {
                 write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
             }
@@ -425,18 +421,25 @@ pub fn plan_pf(
     // IB GUIDs must be set while the VF is unbound, so it picks them up when it probes.
     if let Some((b, pf_index)) = inp.bond {
         if let Some(ib) = &b.ib {
+            let first_guid_step = steps.len();
             for vf in 0..want {
                 for (kind, scheme) in [
                     (GuidKind::Node, ib.node_guids.as_ref()),
                     (GuidKind::Port, ib.port_guids.as_ref()),
                 ] {
-                    let Some(g) = wanted_guid(scheme, &extra.hostname, pf_index, vf, kind) else {
+                    if matches!(scheme, Some(GuidScheme::Auto)) && extra.hostname.is_none() {
+                        return Err(refuse(
+                            "auto IB GUIDs are derived from the host name, which cannot be read (kernel.hostname is empty or unreadable); set it or list the GUIDs".into(),
+                        ));
+                    }
+                    let hostname = extra.hostname.as_deref().unwrap_or_default();
+                    let Some(g) = wanted_guid(scheme, hostname, pf_index, vf, kind) else {
                         continue;
                     };
                     let have = if count_change {
                         None
                     } else {
-                        extra.guids.get(&(ib.device.clone(), vf, kind))
+                        extra.guids.get(&(pf.clone(), vf, kind))
                     };
                     if have == Some(&g) {
                         continue;
@@ -463,12 +466,18 @@ pub fn plan_pf(
                     }
                     steps.push(Step::Guid {
                         pf: pf.clone(),
-                        device: ib.device.clone(),
                         vf,
                         kind,
                         guid: g,
                     });
                 }
+            }
+            // checked before anything is written, so no VF is unbound for GUIDs that cannot be set
+            let needs_guids = steps[first_guid_step..]
+                .iter()
+                .any(|s| matches!(s, Step::Guid { .. }));
+            if let Some(GuidVia::Missing(why)) = extra.guid_via.get(&pf).filter(|_| needs_guids) {
+                return Err(refuse(why.clone()));
             }
         }
     }

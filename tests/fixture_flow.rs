@@ -239,6 +239,8 @@ fn bond_with_ib_guids_waits_for_lag_and_sets_auto_guids() {
         });
     }
     f.add_ib_bond("0000:3b:00.0", 2, "disabled");
+    f.add_guid_files("0000:3b:00.1", 2);
+    f.set_lag_state("0000:3b:00.1", "disabled");
     let cfg = "[defaults]\ntimeout = \"1s\"\n\
         [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
         [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
@@ -356,38 +358,90 @@ fn a_refused_change_on_a_ready_host_leaves_every_marker_as_it_was() {
     assert!(f.path("tmp/vf_done.offload").exists());
 }
 
-#[test]
-fn two_pfs_fighting_over_one_guid_file_is_a_failure_not_ready() {
-    // seed 000's `mlx5_bond_0/device/sriov/N` files belong to the first PF only; with `auto`
-    // GUIDs both PFs write their own values there and undo each other
+const BOND_IB: &str = "[defaults]\ntimeout = \"1s\"\n\
+    [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
+    [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
+    [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
+    ib = { device = \"mlx5_bond_0\", node_guids = \"auto\", port_guids = \"auto\" }\n";
+
+/// Two PFs of one ConnectX in bond0 with VF LAG up and their VFs bound but idle, with or
+/// without MLNX_OFED's GUID files on the second PF.
+fn bond_ib_host(second_pf_guid_files: bool) -> Fixture {
     let f = Fixture::new();
     for (n, p) in [("ens1f0", "0000:3b:00.0"), ("ens1f1", "0000:3b:00.1")] {
         f.add_pf(&Pf {
             numvfs: 2,
             switchdev: true,
-            vf_driver: Some("mlx5_core"),
             master: Some("bond0"),
+            vf_driver: Some("mlx5_core"),
             ..Pf::new(n, p)
         });
     }
     f.add_ib_bond("0000:3b:00.0", 2, "active");
-    common::write(
-        &f.path("sys/kernel/debug/mlx5/0000:3b:00.1/lag/state"),
-        "active\n",
-    );
-    let cfg = "[defaults]\ntimeout = \"1s\"\n\
-        [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"none\"\n\
-        [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"none\"\n\
-        [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
-        ib = { device = \"mlx5_bond_0\", node_guids = \"auto\" }\n";
-    f.config(cfg);
+    f.set_lag_state("0000:3b:00.1", "active");
+    if second_pf_guid_files {
+        f.add_guid_files("0000:3b:00.1", 2);
+    }
+    f.config(BOND_IB);
+    f
+}
+
+#[test]
+fn each_vf_guid_goes_to_its_own_pf_and_auto_guids_differ_per_pf() {
+    // seed 000 wrote every GUID to `mlx5_bond_0/device/sriov/N`, i.e. the first PF's VFs,
+    // and with two PFs each overwrote the other's: this never converged
+    let f = bond_ib_host(true);
+    cmd("vf-post", &f).arg("bond0").assert().success();
+    let guid = |pci: &str, vf: u32, kind: &str| {
+        f.read(&format!(
+            "sys/devices/pci0000:3a/0000:3a:00.0/{pci}/sriov/{vf}/{kind}"
+        ))
+    };
+    let mut all = std::collections::BTreeSet::new();
+    for pci in ["0000:3b:00.0", "0000:3b:00.1"] {
+        for vf in 0..2 {
+            for kind in ["node", "port"] {
+                let g = guid(pci, vf, kind);
+                assert!(g.starts_with("02:"), "{pci} VF {vf} {kind}: {g}");
+                all.insert(g);
+            }
+        }
+    }
+    assert_eq!(all.len(), 8, "GUIDs are not distinct: {all:?}");
+    assert!(f.path("run/sriov-offload/ready").exists());
+    // converged: the second run plans nothing and writes nothing
+    let before = f.snapshot();
+    cmd("vf-post", &f)
+        .arg("bond0")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout("nothing to do\n");
+    cmd("vf-post", &f).arg("bond0").assert().success();
+    assert_eq!(before, f.snapshot());
+}
+
+#[test]
+fn a_pf_without_a_way_to_set_guids_is_refused_before_any_vf_is_unbound() {
+    let f = bond_ib_host(false);
+    let before = f.snapshot();
     let out = cmd("vf-post", &f).arg("bond0").assert().code(1);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains("does not converge") && err.contains("mlx5_bond_0: set VF 0 node GUID"),
+        err.contains("ens1f1: cannot set the IB GUIDs of its VFs: there is no")
+            && err.contains("0000:3b:00.1/sriov/0/node"),
         "{err}"
     );
-    let failed = f.read("run/sriov-offload/failed");
-    assert!(failed.contains("does not converge"), "{failed}");
-    assert!(!f.path("run/sriov-offload/ready").exists());
+    // nothing written but the run directory (the failed marker: no ready yet, as at boot)
+    let outside_run = |m: std::collections::BTreeMap<String, String>| {
+        m.into_iter()
+            .filter(|(k, _)| !k.starts_with("run/"))
+            .collect::<Vec<_>>()
+    };
+    let after = f.snapshot();
+    assert!(after.contains_key("run/sriov-offload/failed"));
+    assert!(
+        outside_run(before) == outside_run(after),
+        "a VF was unbound or a GUID written"
+    );
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::Host;
-use crate::types::{Guid, GuidKind};
 
 pub struct IbDevice<'h> {
     host: &'h Host,
@@ -38,29 +37,9 @@ impl Host {
 }
 
 impl IbDevice<'_> {
-    /// `device/sriov/N/{node,port}`: the PCI device of the IB device's PF, so for
-    /// `mlx5_bond_0` these are the first PF's VFs.
-    pub fn guid_file(&self, vf: u32, kind: GuidKind) -> PathBuf {
-        self.host.sys(format!(
-            "class/infiniband/{}/device/sriov/{vf}/{}",
-            self.name,
-            kind.file()
-        ))
-    }
-
-    pub fn guid(&self, vf: u32, kind: GuidKind) -> Result<Option<Guid>> {
-        let p = self.guid_file(vf, kind);
-        match self.host.read_opt(&p)? {
-            None => Ok(None),
-            Some(s) => s
-                .parse()
-                .map(Some)
-                .map_err(|m: String| anyhow::anyhow!("{}: {m}", p.display())),
-        }
-    }
-
-    pub fn set_guid(&self, vf: u32, kind: GuidKind, guid: Guid) -> Result<()> {
+    /// The RDMA device exists (`mlx5_bond_0` appears once VF LAG is up).
+    pub fn exists(&self) -> bool {
         self.host
-            .write(&self.guid_file(vf, kind), &guid.to_string())
+            .exists(&self.host.sys(format!("class/infiniband/{}", self.name)))
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::{Host, Netdev};
-use crate::types::{IfName, PciAddr};
+use crate::types::{Guid, GuidKind, IfName, PciAddr};
 
 #[derive(Clone)]
 pub struct Device<'h> {
@@ -216,6 +216,34 @@ impl<'h> Device<'h> {
             }
         }
         Ok(())
+    }
+
+    /// MLNX_OFED's per-PF VF GUID file `sriov/<N>/{node,port}` (upstream kernels have none and
+    /// set VF GUIDs through rtnetlink only). `mlx5_bond_0/device/sriov/N` is this file of the
+    /// bond's first PF.
+    pub fn vf_guid_file(&self, vf: u32, kind: GuidKind) -> PathBuf {
+        self.dir.join(format!("sriov/{vf}/{}", kind.file()))
+    }
+
+    /// Whether this PF has MLNX_OFED's per-PF GUID files (checked on VF 0's node file).
+    pub fn has_vf_guid_files(&self) -> bool {
+        self.host.exists(&self.vf_guid_file(0, GuidKind::Node))
+    }
+
+    pub fn vf_guid(&self, vf: u32, kind: GuidKind) -> Result<Option<Guid>> {
+        let p = self.vf_guid_file(vf, kind);
+        match self.host.read_opt(&p)? {
+            None => Ok(None),
+            Some(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|m: String| anyhow::anyhow!("{}: {m}", p.display())),
+        }
+    }
+
+    pub fn set_vf_guid(&self, vf: u32, kind: GuidKind, guid: Guid) -> Result<()> {
+        self.host
+            .write(&self.vf_guid_file(vf, kind), &guid.to_string())
     }
 
     /// `numa_node`: -1 when the firmware gives no locality; `None` when absent.

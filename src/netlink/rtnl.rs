@@ -96,6 +96,10 @@ pub struct VfInfo {
     pub trust: Option<bool>,
     /// IFLA_VF_LINK_STATE_*: 0 auto, 1 enable, 2 disable (see [`LinkState::from_raw`]).
     pub link_state: Option<u32>,
+    /// InfiniBand node and port GUID (IFLA_VF_IB_NODE_GUID / _PORT_GUID, big-endian bytes as
+    /// `ip link` prints them); `None` when the driver reports none (not an IB-capable PF).
+    pub node_guid: Option<[u8; 8]>,
+    pub port_guid: Option<[u8; 8]>,
 }
 
 /// VF link state as the PF enforces it.
@@ -446,7 +450,17 @@ fn vf_from(a: &RtBuffer<u16, Buffer>) -> Result<VfInfo> {
         spoofchk: setting(consts::IFLA_VF_SPOOFCHK).map(|v| v != 0),
         trust: setting(consts::IFLA_VF_TRUST).map(|v| v != 0),
         link_state: field(consts::IFLA_VF_LINK_STATE, 1),
+        node_guid: guid_of(a, consts::IFLA_VF_IB_NODE_GUID),
+        port_guid: guid_of(a, consts::IFLA_VF_IB_PORT_GUID),
     })
+}
+
+/// `struct ifla_vf_guid { __u32 vf; __u64 guid; }` (4 bytes of padding after `vf`); the u64
+/// in host order holds the GUID as `ip link` writes it, most significant byte first.
+fn guid_of(a: &RtBuffer<u16, Buffer>, ty: u16) -> Option<[u8; 8]> {
+    let b = find_rta(a, ty)?;
+    let raw: [u8; 8] = b.get(8..16)?.try_into().ok()?;
+    Some(u64::from_ne_bytes(raw).to_be_bytes())
 }
 
 /// Wakes on rtnetlink link messages (RTM_NEWLINK/RTM_DELLINK multicast, RTNLGRP_LINK).
@@ -558,6 +572,17 @@ mod tests {
                 rta(consts::IFLA_VF_SPOOFCHK, Buffer::from(words(&[1, 0]))).unwrap(),
                 rta(consts::IFLA_VF_TRUST, Buffer::from(words(&[1, 1]))).unwrap(),
                 rta(consts::IFLA_VF_LINK_STATE, Buffer::from(words(&[1, 2]))).unwrap(),
+                // struct ifla_vf_guid { u32 vf; u64 guid; } as mlx5 fills it, host order
+                rta(
+                    consts::IFLA_VF_IB_NODE_GUID,
+                    Buffer::from({
+                        let mut b = 1u32.to_ne_bytes().to_vec();
+                        b.extend_from_slice(&[0; 4]);
+                        b.extend_from_slice(&0x0011_2233_4455_6677u64.to_ne_bytes());
+                        b
+                    }),
+                )
+                .unwrap(),
             ],
             vec![
                 mac_attr(0, [0; 6]),
@@ -584,6 +609,8 @@ mod tests {
                     spoofchk: Some(false),
                     trust: Some(true),
                     link_state: Some(2),
+                    node_guid: Some([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]),
+                    port_guid: None,
                 },
             ]
         );

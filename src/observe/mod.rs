@@ -106,11 +106,27 @@ pub struct Facts {
     /// known on a real kernel (ethtool netlink); unknown means not planned, since a fixture
     /// tree cannot apply it.
     pub hw_tc: BTreeMap<IfName, bool>,
-    /// (IB device, VF, kind) → current GUID.
-    pub guids: BTreeMap<(String, u32, GuidKind), Guid>,
+    /// (PF, VF, kind) → current GUID, read where the PF's GUIDs are set ([`GuidVia`]).
+    pub guids: BTreeMap<(IfName, u32, GuidKind), Guid>,
+    /// PF → how its VFs' GUIDs are set, for PFs with IB GUIDs configured.
+    pub guid_via: BTreeMap<IfName, GuidVia>,
     /// PF → VF LAG active.
     pub lag_active: BTreeMap<IfName, bool>,
-    pub hostname: String,
+    /// `None` when it cannot be read: `auto` GUIDs then cannot be computed.
+    pub hostname: Option<String>,
+}
+
+/// How the IB GUIDs of a PF's VFs are set. Each VF's GUIDs go to its own PF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuidVia {
+    /// MLNX_OFED's per-PF `sriov/N/{node,port}` files.
+    Sysfs,
+    /// rtnetlink `IFLA_VF_IB_NODE_GUID` / `_PORT_GUID` on the PF (upstream kernels).
+    Netlink,
+    /// The PF has no VFs yet: decided when the step runs (its VFs are new, so none is bound).
+    NoVfsYet,
+    /// Neither: why, naming what is missing.
+    Missing(String),
 }
 
 /// The host as the planners see it: for the offload flow the targeted PFs with their config,
@@ -261,6 +277,50 @@ pub fn current_reps(
     representors(host, &p)
 }
 
+/// Where a PF's VF GUIDs are set, and what they are now.
+fn guids(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>, x: &mut Facts) -> Result<()> {
+    let dev = host.netdev(&s.name).physical_device()?;
+    let reported = |vf: u32, kind: GuidKind| {
+        let v = info?.iter().find(|i| i.vf == vf)?;
+        match kind {
+            GuidKind::Node => v.node_guid,
+            GuidKind::Port => v.port_guid,
+        }
+        .map(Guid)
+    };
+    let via = if s.numvfs == 0 {
+        GuidVia::NoVfsYet
+    } else if dev.has_vf_guid_files() {
+        GuidVia::Sysfs
+    } else if reported(0, GuidKind::Node).is_some() {
+        GuidVia::Netlink
+    } else {
+        GuidVia::Missing(format!(
+            "cannot set the IB GUIDs of its VFs: there is no {} (MLNX_OFED's per-PF GUID files) and {}",
+            dev.vf_guid_file(0, GuidKind::Node).display(),
+            if host.is_real() {
+                "the driver reports no VF GUIDs through rtnetlink (not an InfiniBand-capable PF?)"
+            } else {
+                "rtnetlink is not used on a fixture tree"
+            }
+        ))
+    };
+    for vf in 0..s.numvfs {
+        for kind in [GuidKind::Node, GuidKind::Port] {
+            let g = match via {
+                GuidVia::Sysfs => dev.vf_guid(vf, kind)?,
+                GuidVia::Netlink => reported(vf, kind),
+                _ => None,
+            };
+            if let Some(g) = g {
+                x.guids.insert((s.name.clone(), vf, kind), g);
+            }
+        }
+    }
+    x.guid_via.insert(s.name.clone(), via);
+    Ok(())
+}
+
 /// The facts beyond sysfs for the observed PFs.
 fn facts(
     host: &Host,
@@ -269,11 +329,12 @@ fn facts(
     states: &[(&PfConfig, PfState)],
 ) -> Result<Facts> {
     let mut x = Facts {
-        hostname: host.hostname().unwrap_or_default(),
+        hostname: host.hostname().ok().filter(|h| !h.is_empty()),
         ..Facts::default()
     };
     for (pc, s) in states {
-        if !pc.vf.is_empty() {
+        let ib = cfg.bond_of(s.name.as_str()).and_then(|b| b.ib.as_ref());
+        if !pc.vf.is_empty() || ib.is_some() {
             if let Some(info) = kernel.vf_info(&s.name)? {
                 x.vf_info.insert(s.name.clone(), info);
             }
@@ -296,15 +357,9 @@ fn facts(
                 x.lag_active
                     .insert(s.name.clone(), st.as_deref() == Some("active"));
             }
-            if let Some(ib) = &b.ib {
-                let dev = host.ib_device(&ib.device);
-                for vf in 0..s.numvfs {
-                    for kind in [GuidKind::Node, GuidKind::Port] {
-                        if let Some(g) = dev.guid(vf, kind)? {
-                            x.guids.insert((ib.device.clone(), vf, kind), g);
-                        }
-                    }
-                }
+            if b.ib.is_some() {
+                let info = x.vf_info.get(&s.name).cloned();
+                guids(host, s, info.as_ref(), &mut x)?;
             }
         }
     }

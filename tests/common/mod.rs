@@ -234,6 +234,9 @@ impl Fixture {
     }
 
     /// `mlx5_bond_0` over `pf_pci`, with GUID files for `vfs` VFs and the LAG state.
+    /// `mlx5_bond_0` over a bond whose first PF is `pf_pci`: its `device` link is that PF's PCI
+    /// device, so `mlx5_bond_0/device/sriov/N` are the first PF's VFs only. The per-PF GUID
+    /// files are MLNX_OFED's (upstream kernels have none: rtnetlink sets VF GUIDs there).
     pub fn add_ib_bond(&self, pf_pci: &str, vfs: u32, lag_state: &str) {
         let ib = self.path("sys/devices/virtual/infiniband/mlx5_bond_0");
         fs::create_dir_all(&ib).unwrap();
@@ -242,15 +245,25 @@ impl Fixture {
             &rel(&self.path("sys/class/infiniband"), &ib),
             &self.path("sys/class/infiniband/mlx5_bond_0"),
         );
+        self.add_guid_files(pf_pci, vfs);
+        self.set_lag_state(pf_pci, lag_state);
+    }
+
+    /// MLNX_OFED's per-PF `sriov/N/{node,port,policy}` for the VFs of one PF.
+    pub fn add_guid_files(&self, pf_pci: &str, vfs: u32) {
         for i in 0..vfs {
             let d = self.pci_dir(pf_pci).join(format!("sriov/{i}"));
             write(&d.join("node"), "00:00:00:00:00:00:00:00\n");
             write(&d.join("port"), "00:00:00:00:00:00:00:00\n");
             write(&d.join("policy"), "Down\n");
         }
+    }
+
+    /// The mlx5 VF-LAG state in debugfs, which each PF of the LAG has.
+    pub fn set_lag_state(&self, pf_pci: &str, state: &str) {
         write(
             &self.path(&format!("sys/kernel/debug/mlx5/{pf_pci}/lag/state")),
-            &format!("{lag_state}\n"),
+            &format!("{state}\n"),
         );
     }
 
