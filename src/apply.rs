@@ -113,6 +113,50 @@ fn select<'c>(
     Ok(out)
 }
 
+/// A `vf_lag` bond must be the two ports of one NIC (same PCI domain, bus and device) in a
+/// mode mlx5 offloads; otherwise LAG never becomes active and the wait would only time out.
+fn check_vf_lag(
+    host: &Host,
+    cfg: &Config,
+    resolved: &[Resolved],
+    targets: &[Target],
+) -> Result<()> {
+    for b in cfg.bonds.iter().filter(|b| b.vf_lag) {
+        if !targets.iter().any(|t| b.slaves.contains(&t.name)) {
+            continue;
+        }
+        let mut devs = vec![];
+        for s in &b.slaves {
+            let Some(name) = select::slave(resolved, s).and_then(|r| r.name.clone()) else {
+                continue;
+            };
+            if let Some(d) = host.netdev(&name).device()? {
+                devs.push((name, d.name().to_string()));
+            }
+        }
+        let nic = |pci: &str| pci.rsplit_once('.').map(|(n, _)| n.to_string());
+        if let [(a, pa), (c, pc)] = devs.as_slice() {
+            if nic(pa) != nic(pc) {
+                bail!(
+                    "bond {} ({}): vf_lag needs the two ports of one NIC, but {a} is {pa} and {c} is {pc}",
+                    b.name,
+                    b.origin
+                );
+            }
+        }
+        if let Some(mode) = host.netdev(&b.name).bonding_mode()? {
+            if !["active-backup", "balance-xor", "802.3ad"].contains(&mode.as_str()) {
+                bail!(
+                    "bond {} ({}): vf_lag needs bonding mode active-backup, balance-xor or 802.3ad, but it is {mode}",
+                    b.name,
+                    b.origin
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bond_ctx<'c>(cfg: &'c Config, pf: &IfName) -> Option<(&'c BondConfig, usize)> {
     let b = cfg.bond_of(pf.as_str())?;
     let idx = b.slaves.iter().position(|s| s == pf)?;
@@ -210,6 +254,7 @@ fn run_inner(
     let start = Instant::now();
     let deadline = start + cfg.timeout;
     let targets = select(host, cfg, resolved, opts)?;
+    check_vf_lag(host, cfg, resolved, &targets)?;
     let mut kernel = Kernel::new(host);
     // subscribe before anything changes, so no event between a write and the wait is lost
     let mut waiter = Waiter::new(host)?;
@@ -710,6 +755,10 @@ fn exec_wait(
 ) -> Result<()> {
     match step {
         Step::WaitLag { bond, .. } => {
+            // a state that cannot appear is an error now, not a timeout later
+            if let Some(why) = host.mlx5_lag_state_missing(&pf.dev_name) {
+                bail!("{}: cannot wait for VF LAG of {bond}: {why}", pf.name);
+            }
             let path = host.mlx5_lag_state_file(&pf.dev_name);
             waiter.until(
                 &format!("VF LAG of {bond} on {}", pf.name),

@@ -445,3 +445,27 @@ fn a_pf_without_a_way_to_set_guids_is_refused_before_any_vf_is_unbound() {
         "a VF was unbound or a GUID written"
     );
 }
+
+#[test]
+fn a_lag_wait_without_the_mlx5_lag_state_fails_at_once_naming_the_fix() {
+    let f = bond_ib_host(true);
+    for pci in ["0000:3b:00.0", "0000:3b:00.1"] {
+        std::fs::remove_file(f.path(&format!("sys/kernel/debug/mlx5/{pci}/lag/state"))).unwrap();
+    }
+    f.config(&BOND_IB.replace("timeout = \"1s\"", "timeout = \"60s\""));
+    let t0 = std::time::Instant::now();
+    let out = cmd("vf-post", &f).arg("bond0").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("cannot wait for VF LAG of bond0")
+            && err.contains("lag/state does not exist")
+            && err.contains("set vf_lag = false"),
+        "{err}"
+    );
+    // not a wait until the 60 s deadline for a state that cannot appear
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t0.elapsed()
+    );
+}

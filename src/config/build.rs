@@ -281,6 +281,16 @@ impl Builder {
             if let Some(v) = rb.vf_lag {
                 b.vf_lag = v;
             }
+            // mlx5 VF LAG joins the two ports of one NIC; anything else never becomes active
+            if b.vf_lag && b.slaves.len() != 2 {
+                return Err(src.err(
+                    &rb.name,
+                    format!(
+                        "bond {name} has vf_lag = true but {} slave(s): VF LAG needs exactly the two ports of one NIC",
+                        b.slaves.len()
+                    ),
+                ));
+            }
             if let Some(ib) = rb.ib {
                 let dev = ib.device.get_ref();
                 if !is_driver_name(dev) {

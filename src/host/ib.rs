@@ -30,6 +30,25 @@ impl Host {
         self.read_opt(&self.lag_state_path(pci))
     }
 
+    /// Why the mlx5 VF-LAG state of `pci` cannot be read, when it cannot: debugfs not
+    /// mounted, or no mlx5 LAG state for this device (not an mlx5 PF, or a kernel without it).
+    pub fn mlx5_lag_state_missing(&self, pci: &str) -> Option<String> {
+        if self.exists(&self.lag_state_path(pci)) {
+            return None;
+        }
+        let debugfs = self.sys("kernel/debug");
+        if self.list(&debugfs).map_or(true, |v| v.is_empty()) {
+            return Some(format!(
+                "debugfs is not mounted ({} is empty), so the VF-LAG state cannot be read; fix: mount -t debugfs none /sys/kernel/debug",
+                debugfs.display()
+            ));
+        }
+        Some(format!(
+            "{} does not exist: {pci} is not an mlx5 PF, or this kernel has no VF-LAG state in debugfs; set vf_lag = false for this bond",
+            self.lag_state_path(pci).display()
+        ))
+    }
+
     /// The debugfs file `mlx5_lag_state` reads, for messages.
     pub fn mlx5_lag_state_file(&self, pci: &str) -> PathBuf {
         self.lag_state_path(pci)

@@ -121,6 +121,15 @@ impl<'h> Netdev<'h> {
         })
     }
 
+    /// The bonding mode of a bond (`bonding/mode` reads `active-backup 1`): its name; `None`
+    /// for anything that is not a bond.
+    pub fn bonding_mode(&self) -> Result<Option<String>> {
+        Ok(self
+            .host
+            .read_opt(&self.base.join("bonding/mode"))?
+            .and_then(|s| s.split_whitespace().next().map(str::to_string)))
+    }
+
     fn compat_mode_path(&self) -> PathBuf {
         self.base.join("compat/devlink/mode")
     }
