@@ -469,3 +469,20 @@ fn a_lag_wait_without_the_mlx5_lag_state_fails_at_once_naming_the_fix() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn one_pf_matched_by_two_entries_is_an_error_naming_both() {
+    let f = fresh_two_pf();
+    f.config(&format!(
+        "{TWO_PF_SWITCHDEV}\n[[pf]]\nmatch = {{ pci = \"0000:3b:00.0\" }}\nvfs = 4\n"
+    ));
+    for bin in ["vf-pre", "irq-tune"] {
+        let out = cmd(bin, &f).assert().code(1);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(
+            err.contains("ens1f0 is matched by two [[pf]] entries: name ens1f0")
+                && err.contains("pci 0000:3b:00.0"),
+            "{bin}: {err}"
+        );
+    }
+}

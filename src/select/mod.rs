@@ -62,8 +62,11 @@ pub fn resolve_pf(host: &Host, m: &PfMatch) -> Result<Option<IfName>> {
 }
 
 /// Every configured PF with its netdev on this host, in config order.
+/// One netdev matched by two `[[pf]]` entries (by name and by PCI address, say) is an error:
+/// which entry's settings would win is not something to guess.
 pub fn resolve<'c>(host: &Host, cfg: &'c Config) -> Result<Vec<Resolved<'c>>> {
-    cfg.pfs
+    let out = cfg
+        .pfs
         .iter()
         .map(|p| {
             Ok(Resolved {
@@ -71,7 +74,20 @@ pub fn resolve<'c>(host: &Host, cfg: &'c Config) -> Result<Vec<Resolved<'c>>> {
                 name: resolve_pf(host, &p.matcher)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    for (i, a) in out.iter().enumerate() {
+        let Some(n) = &a.name else { continue };
+        if let Some(b) = out[i + 1..].iter().find(|b| b.name.as_ref() == Some(n)) {
+            anyhow::bail!(
+                "{n} is matched by two [[pf]] entries: {} ({}) and {} ({}); keep one",
+                a.cfg.matcher,
+                a.cfg.origin,
+                b.cfg.matcher,
+                b.cfg.origin
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// What `iface` refers to, given the resolved configured PFs.
