@@ -9,6 +9,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -38,6 +39,14 @@ fn host() -> Fixture {
     f
 }
 
+/// Copies a file as an admin would install it: root's, 0644. fs::copy keeps the checkout's
+/// mode, and a checkout made under umask 002 gives 0664, which the config loader refuses
+/// (group-writable) before it gets to the error the entry is about.
+fn copy_file(from: &Path, to: &Path) {
+    fs::copy(from, to).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
 /// Copies a directory entry (symlinks kept as symlinks) into the fixture's /etc/sriov-offload.
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -53,7 +62,7 @@ fn copy_tree(from: &Path, to: &Path) {
         } else if ft.is_dir() {
             copy_tree(&e.path(), &dst);
         } else {
-            fs::copy(e.path(), &dst).unwrap();
+            copy_file(&e.path(), &dst);
         }
     }
 }
@@ -68,7 +77,7 @@ fn install(f: &Fixture, entry: &Path) -> String {
             .trim()
             .to_string()
     } else {
-        fs::copy(entry, etc.join("config.toml")).unwrap();
+        copy_file(entry, &etc.join("config.toml"));
         let text = fs::read_to_string(entry).unwrap();
         let first = text.lines().next().unwrap_or_default();
         first

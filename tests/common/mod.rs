@@ -267,9 +267,12 @@ impl Fixture {
         );
     }
 
+    /// Writes the main config as an admin installs it: root's, 0644 whatever the umask (the
+    /// loader refuses a group- or world-writable config).
     pub fn config(&self, text: &str) -> PathBuf {
         let p = self.path("etc/sriov-offload/config.toml");
         write(&p, text);
+        fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         p
     }
 
