@@ -53,7 +53,12 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 pub fn read_file(path: &Path) -> Result<String, ConfigError> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; checked as not regular below
+    // Not a regular file (a FIFO would block the open, a socket refuses it with ENXIO): said
+    // before opening. The check after opening (O_NONBLOCK) holds if it was swapped meanwhile.
+    let md = std::fs::metadata(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    if !md.file_type().is_file() {
+        return Err(not_regular(path, &md));
+    }
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
@@ -64,16 +69,7 @@ pub fn read_file(path: &Path) -> Result<String, ConfigError> {
         .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     let p = path.display();
     if !md.file_type().is_file() {
-        let what = match md.mode() & 0o170000 {
-            0o010000 => "a FIFO",
-            0o040000 => "a directory",
-            0o140000 => "a socket",
-            _ => "a device",
-        };
-        return Err(file_error(
-            path,
-            format!("not a regular file ({what}); config files must be regular files"),
-        ));
+        return Err(not_regular(path, &md));
     }
     if md.mode() & 0o022 != 0 {
         return Err(file_error(
@@ -108,6 +104,20 @@ pub fn read_file(path: &Path) -> Result<String, ConfigError> {
         .read_to_string(&mut text)
         .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
     Ok(text)
+}
+
+fn not_regular(path: &Path, md: &std::fs::Metadata) -> ConfigError {
+    use std::os::unix::fs::MetadataExt;
+    let what = match md.mode() & 0o170000 {
+        0o010000 => "a FIFO",
+        0o040000 => "a directory",
+        0o140000 => "a socket",
+        _ => "a device",
+    };
+    file_error(
+        path,
+        format!("not a regular file ({what}); config files must be regular files"),
+    )
 }
 
 /// Loads and validates the given files in order (later files win). No files: empty config.

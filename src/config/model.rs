@@ -63,7 +63,10 @@ impl TryFrom<String> for EswitchMode {
         match s.as_str() {
             "legacy" => Ok(EswitchMode::Legacy),
             "switchdev" => Ok(EswitchMode::Switchdev),
-            _ => Err(format!("eswitch {s:?} is not \"legacy\" or \"switchdev\"")),
+            _ => Err(format!(
+                "eswitch {} is not \"legacy\" or \"switchdev\"",
+                crate::types::Clip(&s)
+            )),
         }
     }
 }
@@ -76,7 +79,8 @@ impl TryFrom<String> for EswitchOrder {
             "before-bond" => Ok(EswitchOrder::BeforeBond),
             "after-bond" => Ok(EswitchOrder::AfterBond),
             _ => Err(format!(
-                "eswitch_order {s:?} is not \"before-vfs\", \"before-bond\" or \"after-bond\""
+                "eswitch_order {} is not \"before-vfs\", \"before-bond\" or \"after-bond\"",
+                crate::types::Clip(&s)
             )),
         }
     }
@@ -90,7 +94,8 @@ impl TryFrom<String> for LinkState {
             "enable" => Ok(LinkState::Enable),
             "disable" => Ok(LinkState::Disable),
             _ => Err(format!(
-                "link_state {s:?} is not \"auto\", \"enable\" or \"disable\""
+                "link_state {} is not \"auto\", \"enable\" or \"disable\"",
+                crate::types::Clip(&s)
             )),
         }
     }
