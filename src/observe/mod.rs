@@ -5,6 +5,7 @@
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
 pub mod irq;
+pub mod ovs;
 
 use std::collections::BTreeMap;
 
@@ -98,6 +99,8 @@ pub struct Facts {
     /// PF → VF LAG active.
     pub lag_active: BTreeMap<IfName, bool>,
     pub hostname: String,
+    /// Open vSwitch, when the config uses it for these PFs ([`ovs`]).
+    pub ovs: Option<ovs::OvsFacts>,
 }
 
 /// The host as the planners see it: for the offload flow the targeted PFs with their config,
@@ -309,7 +312,8 @@ pub fn observe<'c>(
         .iter()
         .map(|t| Ok((t.cfg, observe_pf(host, kernel, &t.name)?)))
         .collect::<Result<Vec<_>>>()?;
-    let facts = facts(host, kernel, cfg, &pfs)?;
+    let mut facts = facts(host, kernel, cfg, &pfs)?;
+    facts.ovs = ovs::observe(host, cfg, &pfs);
     Ok(HostState {
         pfs,
         facts,
