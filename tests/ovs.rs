@@ -346,3 +346,19 @@ fn an_eswitch_change_of_a_bridge_port_is_planned_between_detach_and_reattach() {
     // the uplink is another bridge's port: ours cannot take it, and the run will say so
     assert!(plan.contains("ens1f0: OVS bridge br-offload: ports for the uplink ens1f0 and the representors of VFs 0-3"), "{plan}");
 }
+
+#[test]
+fn the_readme_proxmox_example_is_a_valid_config() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("# /etc/sriov-offload/config.toml\n")
+        .expect("the example in README.md");
+    let toml = &readme[start..];
+    let toml = &toml[..toml.find("```").unwrap()];
+    let cfg = sriov_offload::config::parse_str(Path::new("README.md"), toml).unwrap();
+    let pf = &cfg.pfs[0];
+    assert_eq!(pf.ovs.as_ref().unwrap().bridge.as_str(), "vmbr2");
+    assert_eq!(pf.vf.len(), 2);
+    assert!(cfg.ovs.hw_offload && pf.hw_tc_offload);
+}
