@@ -1,6 +1,12 @@
 //! What Open vSwitch looks like to the planners: the database (bridges, ports, interfaces,
 //! `other_config`) or why it could not be read, and whether ovs-vswitchd runs. Read once per
 //! observation when the config uses OVS for an observed PF or wants `hw-offload`.
+//!
+//! For the operator tool's `status` and `check` (issue 15, not wired yet): bridge membership is
+//! [`OvsFacts::bridge_of`], missing and stale ports of a PF are `plan::ovs::ports_diff` over
+//! `db` with `plan::ovs::wanted`, the hw-offload state is `db().hw_offload()` with `vswitchd`
+//! (set while ovs-vswitchd already ran: a restart is due), and `db`'s error says why OVS could
+//! not be read.
 
 use crate::config::{Config, PfConfig};
 use crate::host::Host;
