@@ -1,6 +1,8 @@
 //! Runs the flow: pick the PFs this invocation is about, lock them, observe, plan, execute the
 //! steps in order (waits are event-driven), verify, publish the VF map and the markers.
 
+pub mod ovs;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -635,6 +637,10 @@ fn publish(
                 pci: v.pci.clone(),
                 netdev: nd.map(|n| n.name.clone()),
                 representor: s.reps.get(&v.index).cloned(),
+                ovs_bridge: s.reps.get(&v.index).and_then(|r| {
+                    let o = state.facts.ovs.as_ref()?;
+                    o.bridge_of(r.as_str()).map(String::from)
+                }),
                 mac,
                 reserved: pc.reserved_vfs.contains(&(v.index as u16)),
             });
@@ -742,6 +748,11 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             }
             Ok(())
         }
+        Step::OvsHwOffload { .. }
+        | Step::OvsAddBridge { .. }
+        | Step::OvsDetach { .. }
+        | Step::OvsReattach { .. }
+        | Step::OvsPorts { .. } => ovs::exec(host, kernel, step, pf),
     }
 }
 

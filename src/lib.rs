@@ -17,6 +17,8 @@ pub mod log;
 pub mod marker;
 pub mod netlink;
 pub mod observe;
+pub mod ovs;
+pub mod ovsdb;
 pub mod plan;
 pub mod select;
 pub mod types;

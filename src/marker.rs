@@ -267,6 +267,9 @@ pub struct MapEntry {
     pub pci: Option<PciAddr>,
     pub netdev: Option<IfName>,
     pub representor: Option<IfName>,
+    /// The OVS bridge the representor is a port of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovs_bridge: Option<String>,
     pub mac: Option<String>,
     pub reserved: bool,
 }

@@ -1,6 +1,8 @@
 //! `(config, state) → steps`: pure. What `--dry-run` prints, what the tests check, and an empty
 //! plan is what "already configured" means.
 
+pub mod ovs;
+
 use std::fmt;
 
 use serde::Serialize;
@@ -9,7 +11,8 @@ use crate::config::{Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, PfC
 use crate::guid::auto_guid;
 use crate::netlink::rtnl::VfInfo;
 use crate::observe::{Facts, GuidVia, PfState};
-use crate::types::{Guid, GuidKind, IfName};
+use crate::ovsdb::vswitch::PortSpec;
+use crate::types::{BridgeName, Guid, GuidKind, IfName};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Phase {
@@ -69,6 +72,42 @@ pub enum Step {
     HwTcOffload {
         pf: IfName,
     },
+    // --- Open vSwitch (plan/ovs.rs): each step is one OVSDB transaction at most ---
+    /// `other_config:hw-offload=true`, host-wide (carried by one PF's plan). `vswitchd`: the
+    /// pid of an ovs-vswitchd already running, which reads it only when it starts.
+    OvsHwOffload {
+        pf: IfName,
+        vswitchd: Option<u32>,
+    },
+    /// Creates the PF's bridge (`create_bridge = true`).
+    OvsAddBridge {
+        pf: IfName,
+        bridge: BridgeName,
+    },
+    /// Takes the PF's port out of its bridge before an eswitch mode change.
+    OvsDetach {
+        pf: IfName,
+        bridge: String,
+        port: PortSpec,
+    },
+    /// Puts it back as it was, after the mode change.
+    OvsReattach {
+        pf: IfName,
+        bridge: String,
+        port: PortSpec,
+    },
+    /// Makes the bridge's ports for this PF what `ovs` says (the uplink if `uplink`, the
+    /// representors of `vfs`), removing ports added for the PF that name none of them. `add` and
+    /// `remove` as planned; `pending`: representor names are resolved when the step runs.
+    OvsPorts {
+        pf: IfName,
+        bridge: BridgeName,
+        uplink: bool,
+        vfs: Vec<u32>,
+        add: Vec<String>,
+        remove: Vec<String>,
+        pending: bool,
+    },
 }
 
 impl Step {
@@ -83,7 +122,12 @@ impl Step {
             | Step::WaitReps { pf, .. }
             | Step::Guid { pf, .. }
             | Step::Bind { pf, .. }
-            | Step::HwTcOffload { pf } => pf,
+            | Step::HwTcOffload { pf }
+            | Step::OvsHwOffload { pf, .. }
+            | Step::OvsAddBridge { pf, .. }
+            | Step::OvsDetach { pf, .. }
+            | Step::OvsReattach { pf, .. }
+            | Step::OvsPorts { pf, .. } => pf,
         }
     }
 
@@ -109,6 +153,11 @@ impl Step {
             Step::Guid { .. } => "ib-guid",
             Step::Bind { .. } => "bind",
             Step::HwTcOffload { .. } => "hw-tc-offload",
+            Step::OvsHwOffload { .. } => "ovs-hw-offload",
+            Step::OvsAddBridge { .. } => "ovs-add-bridge",
+            Step::OvsDetach { .. } => "ovs-detach",
+            Step::OvsReattach { .. } => "ovs-reattach",
+            Step::OvsPorts { .. } => "ovs-ports",
         }
     }
 }
@@ -173,6 +222,56 @@ impl fmt::Display for Step {
                 write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
             }
             Step::HwTcOffload { pf } => write!(f, "{pf}: enable hw-tc-offload"),
+            Step::OvsHwOffload { pf, vswitchd } => {
+                write!(f, "{pf}: set Open_vSwitch other_config:hw-offload=true")?;
+                if let Some(pid) = vswitchd {
+                    write!(f, "; ovs-vswitchd (pid {pid}) is running and reads it only when it starts: restart it (systemctl restart ovs-vswitchd) for offload to take effect")?;
+                }
+                Ok(())
+            }
+            Step::OvsAddBridge { pf, bridge } => write!(f, "{pf}: create OVS bridge {bridge}"),
+            Step::OvsDetach { pf, bridge, .. } => write!(
+                f,
+                "{pf}: detach {pf} from OVS bridge {bridge} for the eswitch mode change"
+            ),
+            Step::OvsReattach { pf, bridge, .. } => write!(
+                f,
+                "{pf}: re-attach {pf} to OVS bridge {bridge} as it was, after the eswitch mode change"
+            ),
+            Step::OvsPorts {
+                pf,
+                bridge,
+                uplink,
+                vfs,
+                add,
+                remove,
+                pending,
+            } => {
+                write!(f, "{pf}: OVS bridge {bridge}: ")?;
+                if *pending {
+                    let mut what = vec![];
+                    if *uplink {
+                        what.push(format!("the uplink {pf}"));
+                    }
+                    if !vfs.is_empty() {
+                        what.push(format!("the representors of VFs {}", ranges(vfs)));
+                    }
+                    write!(
+                        f,
+                        "ports for {} (named when the step runs), stale ports of {pf} removed",
+                        what.join(" and ")
+                    )
+                } else {
+                    let mut parts = vec![];
+                    if !add.is_empty() {
+                        parts.push(format!("add ports {}", add.join(", ")));
+                    }
+                    if !remove.is_empty() {
+                        parts.push(format!("remove stale ports {}", remove.join(", ")));
+                    }
+                    write!(f, "{}", parts.join("; "))
+                }
+            }
         }
     }
 }
@@ -394,7 +493,7 @@ pub fn plan_pf(
     }
 
     if phase == Phase::Pre {
-        return Ok(steps);
+        return Ok(ovs::plan_pf(inp, extra, phase, steps));
     }
 
     // --- post: LAG, representors, GUIDs, binding, offload ---
@@ -517,7 +616,7 @@ pub fn plan_pf(
             steps.push(Step::HwTcOffload { pf: pf.clone() });
         }
     }
-    Ok(steps)
+    Ok(ovs::plan_pf(inp, extra, phase, steps))
 }
 
 #[cfg(test)]
@@ -538,6 +637,7 @@ mod tests {
             reserved_vfs: BTreeSet::new(),
             hw_tc_offload: true,
             vf: BTreeMap::new(),
+            ovs: None,
             origin: "t".into(),
         }
     }

@@ -292,6 +292,32 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// An Open vSwitch bridge name. OVS itself takes any string, but with the kernel datapath
+/// (the one switchdev offload uses) each bridge gets an internal port, a netdev of the same
+/// name: so the kernel's interface name rules ([`IfName`]) apply. `ovs-system` is the kernel
+/// datapath's own netdev and `ovs-netdev` the userspace datapath's: neither can be a bridge.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BridgeName(String);
+
+fn parse_bridge(s: &str) -> Result<(), String> {
+    parse_ifname(s).map_err(|e| format!("bridge name: {e}"))?;
+    if s == "ovs-system" || s == "ovs-netdev" {
+        return Err(format!(
+            "bridge name {} is reserved by Open vSwitch (its datapath's own device)",
+            Clip(s)
+        ));
+    }
+    Ok(())
+}
+string_newtype!(BridgeName, parse_bridge);
+
+impl From<BridgeName> for String {
+    fn from(n: BridgeName) -> String {
+        n.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +365,28 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("99999999999h").is_err());
+    }
+}
+
+#[cfg(test)]
+mod bridge_name_tests {
+    use super::*;
+
+    #[test]
+    fn bridge_names_follow_the_kernel_datapath_rules() {
+        for good in ["vmbr2", "br-offload", "br_int.1", "a234567890abcde"] {
+            assert!(good.parse::<BridgeName>().is_ok(), "{good:?} refused");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("a234567890abcdef", "at most 15"),
+            ("br/0", "contains '/'"),
+            ("br 0", "contains ' '"),
+            ("..", "not allowed"),
+            ("ovs-system", "reserved"),
+        ] {
+            let e = bad.parse::<BridgeName>().unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
     }
 }

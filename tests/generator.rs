@@ -28,8 +28,8 @@ const STATIC_UNITS: [&str; 5] = [
     "sriov-offload-irq.service",
     "sriov-offload-reapply@.service",
 ];
-/// The ExecStart= binaries of the static units.
-const EXEC_BINARIES: [&str; 3] = ["vf-pre", "vf-post", "irq-tune"];
+/// The ExecStart= binaries of the static units (and the ExecStartPre= of the OVS drop-in).
+const EXEC_BINARIES: [&str; 4] = ["vf-pre", "vf-post", "irq-tune", "sriov-offload-ovs"];
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

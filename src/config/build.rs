@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::error::{ConfigError, Source};
 use super::model::{
     Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
-    IbConfig, PfConfig, PfMatch, RingsSetting, TuneConfig, DEFAULT_TIMEOUT, MAX_VFS,
+    IbConfig, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting, TuneConfig,
+    DEFAULT_TIMEOUT, MAX_VFS,
 };
-use super::raw::{RawFile, RawGuids, RawTune};
+use super::raw::{RawFile, RawGuids, RawPfOvs, RawTune};
 use crate::types::{is_unit_name, parse_duration, Clip, Guid, IfName};
 
 /// Parses one config from text (tests, `--config -`).
@@ -28,6 +29,8 @@ pub(super) struct Builder {
     tune: TuneConfig,
     pf_tune: BTreeMap<PfMatch, TuneConfig>,
     boot: BootConfig,
+    /// `[ovs] hw_offload` as written (the default depends on every file's PFs).
+    ovs_hw_offload: Option<bool>,
 }
 
 impl Builder {
@@ -100,6 +103,7 @@ impl Builder {
                         reserved_vfs: BTreeSet::new(),
                         hw_tc_offload: false,
                         vf: BTreeMap::new(),
+                        ovs: None,
                         origin: origin.clone(),
                     });
                     self.pfs.len() - 1
@@ -169,6 +173,9 @@ impl Builder {
                     .or_default()
                     .merge(&over);
             }
+            if let Some(o) = rp.ovs {
+                pf.ovs = Some(pf_ovs(src, o.into_inner())?);
+            }
             // range checks once all keys of this file are in
             let vfs = pf.vfs;
             if let Some(v) = pf.reserved_vfs.iter().find(|v| **v >= vfs) {
@@ -205,6 +212,7 @@ impl Builder {
                     }
                 }
             }
+            check_pf_ovs(src, start, pf)?;
             if pf.eswitch_order != EswitchOrder::AfterBond && pf.eswitch.is_none() {
                 return Err(src.err_at(
                     start,
@@ -309,6 +317,11 @@ impl Builder {
         if let Some(t) = raw.tune {
             parse_tune(src, t, &mut self.tune)?;
         }
+        if let Some(o) = raw.ovs {
+            if let Some(h) = o.hw_offload {
+                self.ovs_hw_offload = Some(h);
+            }
+        }
         if let Some(bt) = raw.boot {
             if let Some(before) = bt.before {
                 let mut v = vec![];
@@ -353,6 +366,11 @@ impl Builder {
     }
 
     pub(super) fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
+        let ovs = OvsConfig {
+            hw_offload: self
+                .ovs_hw_offload
+                .unwrap_or_else(|| self.pfs.iter().any(|p| p.ovs.is_some())),
+        };
         Ok(Config {
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             pfs: self.pfs,
@@ -360,6 +378,7 @@ impl Builder {
             tune: self.tune,
             pf_tune: self.pf_tune,
             boot: self.boot,
+            ovs,
             sources: files.to_vec(),
         })
     }
@@ -446,6 +465,91 @@ fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
         }
         _ => Err(bad()),
     }
+}
+
+/// A PF's `ovs = { ... }`. The key replaces an earlier file's `ovs` of the same PF whole.
+fn pf_ovs(src: &Source, o: RawPfOvs) -> Result<PfOvs, ConfigError> {
+    let representors = match o.representors {
+        None => Representors::All,
+        Some(r) => match r.get_ref() {
+            toml::Value::Boolean(true) => Representors::All,
+            toml::Value::Boolean(false) => Representors::List(BTreeSet::new()),
+            toml::Value::Array(a) => {
+                let mut set = BTreeSet::new();
+                for v in a {
+                    let i = v
+                        .as_integer()
+                        .filter(|i| (0..MAX_VFS as i64).contains(i))
+                        .ok_or_else(|| {
+                            src.err(
+                                &r,
+                                format!("ovs.representors: {v} is not a VF index (0..{MAX_VFS})"),
+                            )
+                        })?;
+                    if !set.insert(i as u16) {
+                        return Err(src.err(&r, format!("ovs.representors: VF {i} is listed twice")));
+                    }
+                }
+                Representors::List(set)
+            }
+            _ => {
+                return Err(src.err(
+                    &r,
+                    "ovs.representors must be true (all but reserved VFs), false or a list of VF indexes",
+                ))
+            }
+        },
+    };
+    Ok(PfOvs {
+        bridge: o.bridge,
+        uplink: o.uplink.unwrap_or(true),
+        representors,
+        create_bridge: o.create_bridge.unwrap_or(false),
+    })
+}
+
+/// `ovs` against the PF's other keys, once all of a file's keys are in.
+fn check_pf_ovs(src: &Source, at: usize, pf: &PfConfig) -> Result<(), ConfigError> {
+    let Some(o) = &pf.ovs else { return Ok(()) };
+    let m = &pf.matcher;
+    if let Representors::List(l) = &o.representors {
+        if let Some(v) = l.iter().find(|v| **v >= pf.vfs) {
+            return Err(src.err_at(
+                at,
+                format!(
+                    "ovs.representors: VF {v} is out of range: pf {m} has vfs = {}",
+                    pf.vfs
+                ),
+            ));
+        }
+        if let Some(v) = l.iter().find(|v| pf.reserved_vfs.contains(v)) {
+            return Err(src.err_at(
+                at,
+                format!("ovs.representors: VF {v} of pf {m} is in reserved_vfs (kept for the host, not a bridge port)"),
+            ));
+        }
+    }
+    let has_reps = match &o.representors {
+        Representors::All => false,
+        Representors::List(l) => !l.is_empty(),
+    };
+    if has_reps && pf.eswitch != Some(EswitchMode::Switchdev) {
+        return Err(src.err_at(
+            at,
+            format!("pf {m}: ovs.representors lists VFs but representors exist only with eswitch = \"switchdev\""),
+        ));
+    }
+    let switchdev = pf.eswitch == Some(EswitchMode::Switchdev);
+    if !o.uplink && (!switchdev || o.rep_vfs(pf.vfs, &pf.reserved_vfs).is_empty()) {
+        return Err(src.err_at(
+            at,
+            format!(
+                "pf {m}: ovs has uplink = false and no representors: nothing would be a port of {}",
+                o.bridge
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A VF index key: decimal digits only (`str::parse` would also take "+1").

@@ -16,6 +16,6 @@ pub use error::ConfigError;
 pub use load::{default_files, drop_ins, load, read_file, MAX_FILE_BYTES};
 pub use model::{
     Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
-    IbConfig, LinkState, PfConfig, PfMatch, RingsSetting, TuneConfig, VfConfig, DEFAULT_TIMEOUT,
-    MAX_VFS,
+    IbConfig, LinkState, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting,
+    TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };

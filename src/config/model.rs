@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::types::{Guid, IfName, Mac, PciAddr};
+use crate::types::{BridgeName, Guid, IfName, Mac, PciAddr};
 
 /// Largest VF count we accept in a config; the device's `sriov_totalvfs` is checked at apply time.
 pub const MAX_VFS: u16 = 2048;
@@ -150,8 +150,56 @@ pub struct PfConfig {
     pub reserved_vfs: BTreeSet<u16>,
     pub hw_tc_offload: bool,
     pub vf: BTreeMap<u16, VfConfig>,
+    /// `ovs = { ... }`: the OVS bridge the PF and its representors are ports of.
+    pub ovs: Option<PfOvs>,
     /// Where this PF was (last) configured, for messages.
     pub origin: String,
+}
+
+/// Which VF representors of a PF are ports of its OVS bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Representors {
+    /// `true`: every VF's but the reserved ones'.
+    All,
+    /// A list of VF indexes; `false` is the empty list.
+    List(BTreeSet<u16>),
+}
+
+/// A PF's `ovs = { bridge = "...", uplink = true, representors = true, create_bridge = false }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PfOvs {
+    pub bridge: BridgeName,
+    /// The PF's own netdev (the uplink representor in switchdev) is a port of the bridge.
+    pub uplink: bool,
+    pub representors: Representors,
+    /// Create the bridge when OVSDB has none of that name (default: it must exist, e.g. made
+    /// by an ifupdown2 `ovs_type OVSBridge` stanza).
+    pub create_bridge: bool,
+}
+
+impl PfOvs {
+    /// The VFs whose representors belong in the bridge, for a PF with `vfs` VFs.
+    pub fn rep_vfs(&self, vfs: u16, reserved: &BTreeSet<u16>) -> Vec<u32> {
+        match &self.representors {
+            Representors::All => (0..vfs)
+                .filter(|v| !reserved.contains(v))
+                .map(u32::from)
+                .collect(),
+            Representors::List(l) => l
+                .iter()
+                .filter(|v| **v < vfs)
+                .map(|v| u32::from(*v))
+                .collect(),
+        }
+    }
+}
+
+/// `[ovs]`: settings of the host's Open vSwitch.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct OvsConfig {
+    /// `other_config:hw-offload=true` is wanted in OVSDB before ovs-vswitchd starts
+    /// (`[ovs] hw_offload`; default: true when any PF has `ovs`). False: left as it is.
+    pub hw_offload: bool,
 }
 
 /// How IB GUIDs of a bond's VFs are chosen.
@@ -226,6 +274,7 @@ pub struct Config {
     /// Per-PF `tune = { ... }` overrides of `[tune]`, by the PF's match.
     pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
     pub boot: BootConfig,
+    pub ovs: OvsConfig,
     /// Files read, in order.
     pub sources: Vec<PathBuf>,
 }
@@ -241,6 +290,7 @@ impl Default for Config {
             tune: TuneConfig::default(),
             pf_tune: BTreeMap::new(),
             boot: BootConfig::default(),
+            ovs: OvsConfig::default(),
             sources: vec![],
         }
     }

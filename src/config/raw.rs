@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{EswitchMode, EswitchOrder, VfConfig};
-use crate::types::{IfName, Mac, PciAddr};
+use crate::types::{BridgeName, IfName, Mac, PciAddr};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub(super) bond: Vec<Spanned<RawBond>>,
     pub(super) tune: Option<RawTune>,
     pub(super) boot: Option<RawBoot>,
+    pub(super) ovs: Option<RawOvs>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +50,25 @@ pub(super) struct RawPf {
     #[serde(default)]
     pub(super) vf: BTreeMap<Spanned<String>, VfConfig>,
     pub(super) tune: Option<RawTune>,
+    pub(super) ovs: Option<Spanned<RawPfOvs>>,
+}
+
+/// A PF's `ovs = { ... }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPfOvs {
+    pub(super) bridge: BridgeName,
+    pub(super) uplink: Option<bool>,
+    /// `true`, `false` or a list of VF indexes; interpreted by hand (spans, see RawGuids).
+    pub(super) representors: Option<Spanned<toml::Value>>,
+    pub(super) create_bridge: Option<bool>,
+}
+
+/// `[ovs]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOvs {
+    pub(super) hw_offload: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@
 pub mod cpu;
 pub mod ib;
 pub mod net;
+pub mod ovs;
 pub mod pci;
 pub mod run;
 mod safe;

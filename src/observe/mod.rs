@@ -5,6 +5,7 @@
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
 pub mod irq;
+pub mod ovs;
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,8 @@ pub struct Facts {
     pub lag_active: BTreeMap<IfName, bool>,
     /// `None` when it cannot be read: `auto` GUIDs then cannot be computed.
     pub hostname: Option<String>,
+    /// Open vSwitch, when the config uses it for these PFs ([`ovs`]).
+    pub ovs: Option<ovs::OvsFacts>,
 }
 
 /// How the IB GUIDs of a PF's VFs are set. Each VF's GUIDs go to its own PF.
@@ -377,7 +380,8 @@ pub fn observe<'c>(
         .iter()
         .map(|t| Ok((t.cfg, observe_pf(host, kernel, &t.name)?)))
         .collect::<Result<Vec<_>>>()?;
-    let facts = facts(host, kernel, cfg, &pfs)?;
+    let mut facts = facts(host, kernel, cfg, &pfs)?;
+    facts.ovs = ovs::observe(host, cfg, &pfs);
     Ok(HostState {
         pfs,
         facts,

@@ -73,7 +73,8 @@ pkg_installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)"
 # systemd: systemd-analyze verify of the units (tests/generator.rs); procps: pkill in
 # run-scenario.sh; both absent from minimal images
 PKGS=(busybox-static cpio xz-utils gzip debootstrap kmod "linux-headers-$KVER" "linux-source-$KSERIES"
-    build-essential iproute2 ethtool strace systemd procps)
+    build-essential iproute2 ethtool strace systemd procps
+    openvswitch-common)  # ovsdb-server for tests/ovs.rs (the OVSDB client against a real server)
 missing=()
 for p in "${PKGS[@]}"; do pkg_installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

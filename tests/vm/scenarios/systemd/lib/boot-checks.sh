@@ -100,9 +100,10 @@ EOF2
     done
     check_eq "bond0 slaves" "eth0 eth1" "$(read_file /sys/class/net/bond0/bonding/slaves)"
     check_contains "netdevsim1 in switchdev" "mode switchdev" "$(devlink dev eswitch show netdevsim/netdevsim1 2>&1)"
-    check_eq "netdevsim1 has 2 VFs" 2 "$(read_file /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs)"
+    # NSIM_VFS: the VF count of netdevsim1 in the scenario's config (boot-ifupdown2: 4, for OVS)
+    check_eq "netdevsim1 has ${NSIM_VFS:-2} VFs" "${NSIM_VFS:-2}" "$(read_file /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs)"
     reps=$(devlink port show 2>&1 | grep '^netdevsim/netdevsim1/' | grep 'flavour pcivf' | grep -c ' netdev ')
-    check_eq "netdevsim1's 2 VF representors present" 2 "$reps"
+    check_eq "netdevsim1's ${NSIM_VFS:-2} VF representors present" "${NSIM_VFS:-2}" "$reps"
     check_contains "VF map lists the representors" '"representor": "' "$(cat /run/sriov-offload/vf-map.json 2>&1)"
 
     log "--- systemd-analyze critical-chain sriov-offload.target"

@@ -32,9 +32,9 @@ reapply_checks() {
     ms=$(elapsed_ms "$t0")
     log "netdevsim1 re-created -> ready again: $ms ms"
     check_contains "netdevsim1 in switchdev again" "mode switchdev" "$(devlink dev eswitch show netdevsim/netdevsim1 2>&1)"
-    check_eq "netdevsim1 has 2 VFs again" 2 "$(read_file /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs)"
+    check_eq "netdevsim1 has ${NSIM_VFS:-2} VFs again" "${NSIM_VFS:-2}" "$(read_file /sys/bus/netdevsim/devices/netdevsim1/sriov_numvfs)"
     reps=$(devlink port show 2>&1 | grep '^netdevsim/netdevsim1/' | grep 'flavour pcivf' | grep -c ' netdev ')
-    check_eq "netdevsim1's 2 representors again" 2 "$reps"
+    check_eq "netdevsim1's ${NSIM_VFS:-2} representors again" "${NSIM_VFS:-2}" "$reps"
     check "no pending marker left" test ! -e /run/sriov-offload/pending
     # ready is written by vf-post; irq-tune still runs after it
     check "sriov-offload-reapply@eth2 ran and finished" wait_for 30 sh -c '[ "$(systemctl is-active sriov-offload-reapply@eth2.service)" = inactive ]'
