@@ -270,22 +270,33 @@ fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {
 }
 
 fn is_wait(s: &Step) -> bool {
-    matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. })
+    matches!(
+        s,
+        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. }
+    )
 }
 
-/// Stages the steps so that PFs progress together: everything before the waits on every PF,
-/// then the waits, then the rest — the kernel works on all PFs while we wait on one.
-fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 3] {
-    let mut stages: [Vec<&Step>; 3] = [vec![], vec![], vec![]];
+/// Stages the steps so that PFs progress together: the bonds' enslavement first (a plan starts
+/// with it when it waits for it), then everything before the other waits on every PF, then the
+/// waits, then the rest — the kernel works on all PFs while we wait on one. Stages 0 and 2 are
+/// waits.
+fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 4] {
+    let mut stages: [Vec<&Step>; 4] = [vec![], vec![], vec![], vec![]];
     for p in plans {
-        let first_wait = p.iter().position(is_wait);
-        let last_wait = p.iter().rposition(is_wait);
-        for (i, s) in p.iter().enumerate() {
+        let n = p
+            .iter()
+            .take_while(|s| matches!(s, Step::WaitSlaves { .. }))
+            .count();
+        stages[0].extend(&p[..n]);
+        let rest = &p[n..];
+        let first_wait = rest.iter().position(is_wait);
+        let last_wait = rest.iter().rposition(is_wait);
+        for (i, s) in rest.iter().enumerate() {
             let stage = match (first_wait, last_wait) {
-                (Some(f), _) if i < f => 0,
-                (Some(_), Some(l)) if i <= l => 1,
-                (Some(_), _) => 2,
-                (None, _) => 0,
+                (Some(f), _) if i < f => 1,
+                (Some(_), Some(l)) if i <= l => 2,
+                (Some(_), _) => 3,
+                (None, _) => 1,
             };
             stages[stage].push(s);
         }
@@ -325,12 +336,12 @@ impl Executor<'_> {
         &self,
         kernel: &mut Kernel,
         waiter: &mut Waiter,
-        stages: &[Vec<&Step>; 3],
+        stages: &[Vec<&Step>; 4],
     ) -> Result<(usize, u32)> {
         let mut executed = 0;
         let mut thread_writes = 0;
         for (i, stage) in stages.iter().enumerate() {
-            if i == 1 {
+            if i == 0 || i == 2 {
                 // the waits: the kernel works on every PF meanwhile, so one after the other
                 for s in stage {
                     self.one(kernel, Some(&mut *waiter), s)?;
@@ -551,7 +562,7 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             kernel.set_eswitch_mode(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, *mode)
         }
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
-        Step::WaitLag { .. } | Step::WaitReps { .. } => {
+        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. } => {
             bail!("internal: a wait step outside the wait stage: {step}")
         }
         Step::Guid {
@@ -603,6 +614,29 @@ fn exec_wait(
     pf: &PfState,
 ) -> Result<()> {
     match step {
+        Step::WaitSlaves { bond, slaves, .. } => {
+            let names: Vec<&str> = slaves.iter().map(IfName::as_str).collect();
+            waiter.until(
+                &format!("{bond} to enslave {}", names.join(", ")),
+                deadline,
+                || {
+                    let mut missing = vec![];
+                    for s in slaves {
+                        let nd = host.netdev(s);
+                        if !nd.exists() {
+                            missing.push(format!("{s} (no such interface)"));
+                            continue;
+                        }
+                        match nd.master()? {
+                            Some(m) if &m == bond => {}
+                            Some(m) => missing.push(format!("{s} (enslaved to {m})")),
+                            None => missing.push(format!("{s} (not enslaved)")),
+                        }
+                    }
+                    Ok((!missing.is_empty()).then_some(missing))
+                },
+            )
+        }
         Step::WaitLag { bond, .. } => {
             let path = host.mlx5_lag_state_file(&pf.dev_name);
             waiter.until(
@@ -636,5 +670,58 @@ fn exec_wait(
             })
         }
         _ => exec(host, kernel, step, pf),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> IfName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn enslavement_waits_are_a_stage_of_their_own_before_everything_else() {
+        let wait_slaves = |pf: &str| Step::WaitSlaves {
+            bond: n("bond0"),
+            pf: n(pf),
+            slaves: vec![n("p0"), n("p1")],
+        };
+        let plans: Vec<Vec<Step>> = ["p0", "p1"]
+            .iter()
+            .map(|pf| {
+                vec![
+                    wait_slaves(pf),
+                    Step::Eswitch {
+                        pf: n(pf),
+                        mode: crate::config::EswitchMode::Switchdev,
+                    },
+                    Step::WaitReps {
+                        pf: n(pf),
+                        vfs: vec![0],
+                    },
+                    Step::HwTcOffload { pf: n(pf) },
+                ]
+            })
+            .collect();
+        let kinds: Vec<Vec<String>> = stages(&plans)
+            .iter()
+            .map(|st| {
+                st.iter()
+                    .map(|s| format!("{} {}", s.pf(), s.kind()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                vec!["p0 wait-slaves", "p1 wait-slaves"],
+                // the mode changes still run side by side
+                vec!["p0 eswitch", "p1 eswitch"],
+                vec!["p0 wait-representors", "p1 wait-representors"],
+                vec!["p0 hw-tc-offload", "p1 hw-tc-offload"],
+            ]
+        );
     }
 }

@@ -100,8 +100,10 @@ expect_fault "representor never appears" 3 "waiting for representors of $NSIM; m
 el=$(elapsed_ms "$t0")
 check "the timeout took about the configured 3 s ($el ms)" sh -c "[ $el -ge 2900 ] && [ $el -lt 8000 ]"
 
-# 5. VF LAG never active: the bond's PFs have no mlx5 LAG state
+# 5. a bond slave that never joins (systemd-networkd enslaves after network.target, vf-post
+#    waits for it): bond0 exists, $S1 is not in it
 write_file $P/$ROOT_PF/sriov_numvfs 0
+ip link add bond0 type bond mode active-backup miimon 100
 cat >$CFG <<EOF
 [defaults]
 timeout = "2s"
@@ -114,10 +116,18 @@ slaves = ["$S1"]
 vf_lag = true
 $guest_pf_cfg
 EOF
+t0=$(now_ms)
+expect_fault "bond slave never joins" 3 "waiting for bond0 to enslave $S1; missing: $S1 (not enslaved)"
+el=$(elapsed_ms "$t0")
+check "the enslavement wait took about the configured 2 s ($el ms)" sh -c "[ $el -ge 1900 ] && [ $el -lt 7000 ]"
+
+# 6. VF LAG never active: $S1 enslaved now, but the bond's PFs have no mlx5 LAG state
+check "$S1 enslaved to bond0" ip link set "$S1" master bond0
 expect_fault "LAG never active" 3 "VF LAG of bond0 on $S1"
 check_contains "LAG timeout names the debugfs file" "lag/state reads nothing" "$(cat /run/sriov-offload/failed)"
+ip link del bond0
 
-# 6. the PF disappears mid-run: netdevsim deleted while vf-post waits for the hidden
+# 7. the PF disappears mid-run: netdevsim deleted while vf-post waits for the hidden
 #    representor (deadline 60 s)
 cat >$CFG <<EOF
 [defaults]
@@ -142,7 +152,7 @@ check "PF gone mid-run: noticed at once, not at the 60 s deadline ($el ms)" sh -
 check "PF gone mid-run: failed marker" test -e /run/sriov-offload/failed
 check "guest VF $GUEST_DEV untouched at the end" guest_ok
 
-# 7. the kernel refuses a sysfs write: netdevsim allows 4 VFs (no sriov_totalvfs to check
+# 8. the kernel refuses a sysfs write: netdevsim allows 4 VFs (no sriov_totalvfs to check
 #    against beforehand), so writing 6 to sriov_numvfs fails (ENOMEM); the error names the file
 write_file /sys/bus/netdevsim/new_device "3 1"
 wait_for 10 sh -c "ls /sys/bus/netdevsim/devices/netdevsim3/net | grep -q ."
