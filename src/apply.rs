@@ -10,6 +10,7 @@ use crate::host::{errno_of, Host};
 use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::marker::{self, MapEntry, PfSummary};
+use crate::networkd::{self, PfFacts};
 use crate::observe::{self, HostState, PfState};
 use crate::plan::{self, Input, Phase, Refusal, Step};
 use crate::select::{self, Named, Resolved, Target};
@@ -147,6 +148,7 @@ pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
         });
     }
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
+    link_file_conflicts(host, &state)?;
     let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
     Ok(Report {
         planned: plans.into_iter().flatten().collect(),
@@ -205,6 +207,9 @@ fn run_inner(
     let _locks = lock_targets(host, &targets, log)?;
 
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
+    for w in link_file_conflicts(host, &state)? {
+        log.info(&w);
+    }
     let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
     log_nothing_to_do(&state, &plans, log);
     let ex = Executor {
@@ -232,6 +237,34 @@ fn run_inner(
         elapsed: start.elapsed(),
         ready,
     })
+}
+
+/// A `.link` file that sets the VF count of a PF we configure fails the run, naming both files
+/// (see `networkd`). Returns the warnings about files it could not decide on.
+fn link_file_conflicts(host: &Host, state: &HostState) -> Result<Vec<String>> {
+    let files: Vec<_> = host
+        .network_config_files("link")?
+        .iter()
+        .map(networkd::parse_link)
+        .collect();
+    let pfs: Vec<(PfFacts, &str)> = state
+        .pfs
+        .iter()
+        .map(|(c, s)| {
+            let facts = PfFacts {
+                name: s.name.as_str(),
+                mac: s.netdev.mac.as_deref(),
+                pci: (s.bus == "pci").then_some(s.dev_name.as_str()),
+                driver: s.driver.as_deref(),
+            };
+            (facts, c.origin.as_str())
+        })
+        .collect();
+    let found = networkd::check(&files, &pfs);
+    if !found.conflicts.is_empty() {
+        bail!("{}", found.conflicts.join("\n"));
+    }
+    Ok(found.warnings)
 }
 
 /// Takes the per-PF locks (by device name, so a renamed netdev is the same lock).

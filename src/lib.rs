@@ -15,6 +15,7 @@ pub mod lock;
 pub mod log;
 pub mod marker;
 pub mod netlink;
+pub mod networkd;
 pub mod observe;
 pub mod plan;
 pub mod select;

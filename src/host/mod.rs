@@ -12,6 +12,7 @@ pub mod ib;
 pub mod net;
 pub mod pci;
 pub mod run;
+pub mod systemd;
 
 pub use cpu::Irq;
 pub use ib::IbDevice;
