@@ -212,6 +212,19 @@ fn run_inner(
     }
     let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
     log_nothing_to_do(&state, &plans, log);
+    // before any VF or representor exists: the udev rule reads it when they appear
+    if host.set_vfs_unmanaged(cfg.boot.unmanage_vfs)? {
+        let (did, how) = if cfg.boot.unmanage_vfs {
+            ("wrote", "unmanaged for systemd-networkd and NetworkManager")
+        } else {
+            ("removed", "like any other netdev")
+        };
+        log.info(&format!(
+            "{did} {} ([boot] unmanage_vfs = {}): udev marks new VF netdevs and representors {how}",
+            host.vfs_unmanaged_file().display(),
+            cfg.boot.unmanage_vfs,
+        ));
+    }
     let ex = Executor {
         host,
         state: &state,

@@ -1,6 +1,7 @@
 //! systemd-networkd hosts against fixture trees: a `.link` file that creates VFs on a
 //! configured PF fails the run naming both files; post on a bond slave that networkd has not
-//! enslaved yet waits for it (and a timeout names the slaves).
+//! enslaved yet waits for it (and a timeout names the slaves); the flag the unmanaged udev rule
+//! tests follows `[boot] unmanage_vfs`. The real boot is tests/vm/scenarios/systemd/boot-networkd.sh.
 
 mod common;
 
@@ -123,4 +124,31 @@ fn post_on_a_slave_networkd_has_not_enslaved_times_out_naming_the_slaves() {
         .read("run/sriov-offload/failed")
         .contains("ens1f1 (not enslaved)"));
     assert!(!f.path("run/sriov-offload/ready").exists());
+}
+
+#[test]
+fn unmanaged_flag_follows_the_config_and_a_rerun_writes_nothing() {
+    let f = one_pf();
+    let flag = "run/sriov-offload/vfs-unmanaged";
+    cmd("vf-pre", &f).arg("--dry-run").assert().success();
+    assert!(!f.path(flag).exists(), "a dry run writes nothing");
+    cmd("vf-pre", &f).assert().success();
+    assert!(f.path(flag).exists());
+    let second = cmd("vf-pre", &f).arg("-v").assert().success();
+    assert!(
+        stderr(&second).contains("0 step(s), 0 write(s)"),
+        "{}",
+        stderr(&second)
+    );
+    f.config(&format!("{ONE_PF}\n[boot]\nunmanage_vfs = false\n"));
+    let out = cmd("vf-pre", &f).assert().success();
+    assert!(
+        stderr(&out).contains("removed") && !f.path(flag).exists(),
+        "{}",
+        stderr(&out)
+    );
+    // an interface the config does not mention is not a run: nothing is touched
+    f.config(ONE_PF);
+    cmd("vf-pre", &f).arg("ens1f1").assert().success();
+    assert!(!f.path(flag).exists());
 }

@@ -1,4 +1,5 @@
-//! systemd's network configuration as udev and networkd read it.
+//! systemd's network configuration as udev and networkd read it, and our switch for the udev rule
+//! that keeps networkd and NetworkManager off VF netdevs and representors.
 //!
 //! - [`Host::network_config_files`]: the effective `.link` / `.network` / `.netdev` files of
 //!   systemd.link(5) and systemd.network(5): `/etc`, `/run`, `/usr/local/lib`, `/usr/lib` and
@@ -6,11 +7,14 @@
 //!   the same name in later ones, an empty file or a symlink to /dev/null masks the name, and
 //!   `NAME.d/*.conf` drop-ins from any of the directories follow the main file in the order of
 //!   their names.
+//! - [`Host::set_vfs_unmanaged`]: `/run/sriov-offload/vfs-unmanaged`, which
+//!   `udev-rules/81-sriov-offload-unmanaged.rules` tests before it marks a netdev unmanaged.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::Host;
 
@@ -35,6 +39,9 @@ impl NetworkFile {
         &self.parts[0].0
     }
 }
+
+/// The file the udev rule tests; present while `[boot] unmanage_vfs` is on.
+const UNMANAGED_FLAG: &str = "sriov-offload/vfs-unmanaged";
 
 impl Host {
     /// Whether `path` masks its name: a symlink to /dev/null or an empty file. A name that
@@ -83,6 +90,31 @@ impl Host {
             files.push(NetworkFile { parts });
         }
         Ok(files)
+    }
+
+    pub fn vfs_unmanaged_file(&self) -> PathBuf {
+        self.run(UNMANAGED_FLAG)
+    }
+
+    /// Makes `/run/sriov-offload/vfs-unmanaged` exist exactly when `on`. True when it
+    /// changed something (a rerun with the same config writes nothing).
+    pub fn set_vfs_unmanaged(&self, on: bool) -> Result<bool> {
+        let p = self.vfs_unmanaged_file();
+        if !on {
+            return self.remove(&p);
+        }
+        match fs::symlink_metadata(&p) {
+            Ok(_) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.write_atomic(
+                    &p,
+                    b"# [boot] unmanage_vfs = true: 81-sriov-offload-unmanaged.rules marks VF netdevs\n\
+                      # and representors unmanaged for systemd-networkd and NetworkManager\n",
+                )?;
+                Ok(true)
+            }
+            Err(e) => Err(e).with_context(|| format!("checking {}", p.display())),
+        }
     }
 }
 
@@ -152,5 +184,17 @@ mod tests {
             ]
         );
         assert_eq!(h.network_config_files("netdev").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn unmanaged_flag_is_written_once_and_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Host::new(d.path().to_path_buf());
+        assert!(h.set_vfs_unmanaged(true).unwrap());
+        assert!(!h.set_vfs_unmanaged(true).unwrap());
+        assert!(h.exists(&d.path().join("run/sriov-offload/vfs-unmanaged")));
+        assert!(h.set_vfs_unmanaged(false).unwrap());
+        assert!(!h.set_vfs_unmanaged(false).unwrap());
+        assert_eq!(h.writes(), 2);
     }
 }
