@@ -6,6 +6,10 @@ DEB=$(ls /opt/sriov-offload/debs/sriov-offload_*.deb 2>/dev/null | head -1)
 # The unit that enslaves the bond: ifupdown's networking.service, or systemd-networkd.service
 # (boot-networkd sets it before calling boot_flow_checks).
 NET_UNIT=${NET_UNIT:-networking.service}
+# What a unit's time in the critical chain may exceed its binary's self-reported run time by:
+# process start-up under TCG. With ifupdown the hooks have run each binary before its unit
+# does (the emulator has translated its code already); boot-networkd has no hooks and allows more.
+STARTUP_MS=${STARTUP_MS:-1500}
 
 # show UNIT PROPERTY
 show() { systemctl show --value -p "$2" "$1"; }
@@ -143,7 +147,7 @@ EOF2
         eval "dur=\${C_DUR_$n:-} ms=\${J_MS_$n:-}"
         log "sriov-offload-$n.service: +${dur} ms in the chain, the binary reported ${ms} ms"
         if [ -n "$dur" ] && [ -n "$ms" ]; then
-            check "sriov-offload-$n.service: no wait beyond its run time (+${dur} - ${ms} ms <= 1500 ms)" test $((dur - ms)) -le 1500
+            check "sriov-offload-$n.service: no wait beyond its run time (+${dur} - ${ms} ms <= $STARTUP_MS ms)" test $((dur - ms)) -le "$STARTUP_MS"
         fi
     done
     log "boot time to sriov-offload.target: $(awk "BEGIN{printf \"%.2f\", $tgt / 1e6}") s after kernel start"
