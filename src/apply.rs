@@ -12,6 +12,7 @@ use crate::host::{errno_of, Host};
 use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::marker::{self, MapEntry, PfSummary};
+use crate::networkd::{self, PfFacts};
 use crate::observe::{self, HostState, PfState};
 use crate::plan::{self, Input, Phase, Refusal, Step};
 use crate::select::{self, Named, Resolved, Target};
@@ -102,7 +103,7 @@ fn select<'c>(
                 if opts.phase == Phase::Post {
                     if let Some(b) = cfg.bond_of(i.as_str()) {
                         let enslaved = host.netdev(i).master()?.as_ref() == Some(&b.name);
-                        if !enslaved && (!opts.reapply || b.vf_lag) {
+                        if !enslaved && !opts.reapply {
                             continue;
                         }
                     }
@@ -165,7 +166,13 @@ fn bond_ctx<'c>(cfg: &'c Config, pf: &IfName) -> Option<(&'c BondConfig, usize)>
     Some((b, idx))
 }
 
-fn plan_all(cfg: &Config, state: &HostState, phase: Phase, force: bool) -> Result<Vec<Vec<Step>>> {
+fn plan_all(
+    cfg: &Config,
+    state: &HostState,
+    opts: &Options,
+    force: bool,
+) -> Result<Vec<Vec<Step>>> {
+    let phase = opts.phase;
     let mut plans = vec![];
     let mut refusals = vec![];
     for (pc, s) in &state.pfs {
@@ -173,6 +180,7 @@ fn plan_all(cfg: &Config, state: &HostState, phase: Phase, force: bool) -> Resul
             cfg: pc,
             state: s,
             bond: bond_ctx(cfg, &s.name),
+            await_bond: !opts.reapply,
         };
         match plan::plan_pf(&inp, &state.facts, phase, force) {
             Ok(p) => plans.push(p),
@@ -197,7 +205,8 @@ pub fn dry_run(host: &Host, cfg: &Config, opts: &Options) -> Result<Report> {
         });
     }
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
-    let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
+    link_file_conflicts(host, &state)?;
+    let plans = plan_all(cfg, &state, opts, opts.force)?;
     Ok(Report {
         planned: plans.into_iter().flatten().collect(),
         ..Report::default()
@@ -264,12 +273,28 @@ fn run_inner(
     let _locks = lock_targets(host, &targets, deadline, log)?;
 
     let state = observe::observe(host, &mut kernel, cfg, &targets)?;
-    let plans = plan_all(cfg, &state, opts.phase, opts.force)?;
+    for w in link_file_conflicts(host, &state)? {
+        log.info(&w);
+    }
+    let plans = plan_all(cfg, &state, opts, opts.force)?;
     log_nothing_to_do(&state, &plans, log);
     if opts.reapply {
         log_unenslaved(host, cfg, opts, log)?;
     }
     withdraw_if_needed(host, cfg, &plans, log)?;
+    // before any VF or representor exists: the udev rule reads it when they appear
+    if host.set_vfs_unmanaged(cfg.boot.unmanage_vfs)? {
+        let (did, how) = if cfg.boot.unmanage_vfs {
+            ("wrote", "unmanaged for systemd-networkd and NetworkManager")
+        } else {
+            ("removed", "like any other netdev")
+        };
+        log.info(&format!(
+            "{did} {} ([boot] unmanage_vfs = {}): udev marks new VF netdevs and representors {how}",
+            host.vfs_unmanaged_file().display(),
+            cfg.boot.unmanage_vfs,
+        ));
+    }
     let ex = Executor {
         host,
         state: &state,
@@ -295,6 +320,34 @@ fn run_inner(
         elapsed: start.elapsed(),
         ready,
     })
+}
+
+/// A `.link` file that sets the VF count of a PF we configure fails the run, naming both files
+/// (see `networkd`). Returns the warnings about files it could not decide on.
+fn link_file_conflicts(host: &Host, state: &HostState) -> Result<Vec<String>> {
+    let files: Vec<_> = host
+        .network_config_files("link")?
+        .iter()
+        .map(networkd::parse_link)
+        .collect();
+    let pfs: Vec<(PfFacts, &str)> = state
+        .pfs
+        .iter()
+        .map(|(c, s)| {
+            let facts = PfFacts {
+                name: s.name.as_str(),
+                mac: s.netdev.mac.as_deref(),
+                pci: (s.bus == "pci").then_some(s.dev_name.as_str()),
+                driver: s.driver.as_deref(),
+            };
+            (facts, c.origin.as_str())
+        })
+        .collect();
+    let found = networkd::check(&files, &pfs);
+    if !found.conflicts.is_empty() {
+        bail!("{}", found.conflicts.join("\n"));
+    }
+    Ok(found.warnings)
 }
 
 /// Takes the per-PF locks (by device name, so a renamed netdev is the same lock).
@@ -398,22 +451,33 @@ fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {
 }
 
 fn is_wait(s: &Step) -> bool {
-    matches!(s, Step::WaitLag { .. } | Step::WaitReps { .. })
+    matches!(
+        s,
+        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. }
+    )
 }
 
-/// Stages the steps so that PFs progress together: everything before the waits on every PF,
-/// then the waits, then the rest — the kernel works on all PFs while we wait on one.
-fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 3] {
-    let mut stages: [Vec<&Step>; 3] = [vec![], vec![], vec![]];
+/// Stages the steps so that PFs progress together: the bonds' enslavement first (a plan starts
+/// with it when it waits for it), then everything before the other waits on every PF, then the
+/// waits, then the rest — the kernel works on all PFs while we wait on one. Stages 0 and 2 are
+/// waits.
+fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 4] {
+    let mut stages: [Vec<&Step>; 4] = [vec![], vec![], vec![], vec![]];
     for p in plans {
-        let first_wait = p.iter().position(is_wait);
-        let last_wait = p.iter().rposition(is_wait);
-        for (i, s) in p.iter().enumerate() {
+        let n = p
+            .iter()
+            .take_while(|s| matches!(s, Step::WaitSlaves { .. }))
+            .count();
+        stages[0].extend(&p[..n]);
+        let rest = &p[n..];
+        let first_wait = rest.iter().position(is_wait);
+        let last_wait = rest.iter().rposition(is_wait);
+        for (i, s) in rest.iter().enumerate() {
             let stage = match (first_wait, last_wait) {
-                (Some(f), _) if i < f => 0,
-                (Some(_), Some(l)) if i <= l => 1,
-                (Some(_), _) => 2,
-                (None, _) => 0,
+                (Some(f), _) if i < f => 1,
+                (Some(_), Some(l)) if i <= l => 2,
+                (Some(_), _) => 3,
+                (None, _) => 1,
             };
             stages[stage].push(s);
         }
@@ -453,12 +517,12 @@ impl Executor<'_> {
         &self,
         kernel: &mut Kernel,
         waiter: &mut Waiter,
-        stages: &[Vec<&Step>; 3],
+        stages: &[Vec<&Step>; 4],
     ) -> Result<(usize, u32)> {
         let mut executed = 0;
         let mut thread_writes = 0;
         for (i, stage) in stages.iter().enumerate() {
-            if i == 1 {
+            if i == 0 || i == 2 {
                 // the waits: the kernel works on every PF meanwhile, so one after the other
                 for s in stage {
                     self.one(kernel, Some(&mut *waiter), s)?;
@@ -560,7 +624,7 @@ fn verify_and_publish(
         return Ok(false);
     }
     let state = observe::observe(host, kernel, cfg, look)?;
-    let plans = plan_all(cfg, &state, opts.phase, true)?;
+    let plans = plan_all(cfg, &state, opts, true)?;
     let is_target = |name: &IfName| targets.iter().any(|t| &t.name == name);
     let left: Vec<String> = state
         .pfs
@@ -700,7 +764,7 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             kernel.set_eswitch_mode(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, *mode)
         }
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
-        Step::WaitLag { .. } | Step::WaitReps { .. } => {
+        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. } => {
             bail!("internal: a wait step outside the wait stage: {step}")
         }
         Step::Guid { vf, kind, guid, .. } => {
@@ -765,6 +829,29 @@ fn exec_wait(
     pf: &PfState,
 ) -> Result<()> {
     match step {
+        Step::WaitSlaves { bond, slaves, .. } => {
+            let names: Vec<&str> = slaves.iter().map(IfName::as_str).collect();
+            waiter.until(
+                &format!("{bond} to enslave {}", names.join(", ")),
+                deadline,
+                || {
+                    let mut missing = vec![];
+                    for s in slaves {
+                        let nd = host.netdev(s);
+                        if !nd.exists() {
+                            missing.push(format!("{s} (no such interface)"));
+                            continue;
+                        }
+                        match nd.master()? {
+                            Some(m) if &m == bond => {}
+                            Some(m) => missing.push(format!("{s} (enslaved to {m})")),
+                            None => missing.push(format!("{s} (not enslaved)")),
+                        }
+                    }
+                    Ok((!missing.is_empty()).then_some(missing))
+                },
+            )
+        }
         Step::WaitLag { bond, .. } => {
             // a state that cannot appear is an error now, not a timeout later
             if let Some(why) = host.mlx5_lag_state_missing(&pf.dev_name) {
@@ -802,5 +889,58 @@ fn exec_wait(
             })
         }
         _ => exec(host, kernel, step, pf),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> IfName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn enslavement_waits_are_a_stage_of_their_own_before_everything_else() {
+        let wait_slaves = |pf: &str| Step::WaitSlaves {
+            bond: n("bond0"),
+            pf: n(pf),
+            slaves: vec![n("p0"), n("p1")],
+        };
+        let plans: Vec<Vec<Step>> = ["p0", "p1"]
+            .iter()
+            .map(|pf| {
+                vec![
+                    wait_slaves(pf),
+                    Step::Eswitch {
+                        pf: n(pf),
+                        mode: crate::config::EswitchMode::Switchdev,
+                    },
+                    Step::WaitReps {
+                        pf: n(pf),
+                        vfs: vec![0],
+                    },
+                    Step::HwTcOffload { pf: n(pf) },
+                ]
+            })
+            .collect();
+        let kinds: Vec<Vec<String>> = stages(&plans)
+            .iter()
+            .map(|st| {
+                st.iter()
+                    .map(|s| format!("{} {}", s.pf(), s.kind()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                vec!["p0 wait-slaves", "p1 wait-slaves"],
+                // the mode changes still run side by side
+                vec!["p0 eswitch", "p1 eswitch"],
+                vec!["p0 wait-representors", "p1 wait-representors"],
+                vec!["p0 hw-tc-offload", "p1 hw-tc-offload"],
+            ]
+        );
     }
 }

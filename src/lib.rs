@@ -16,6 +16,7 @@ pub mod lock;
 pub mod log;
 pub mod marker;
 pub mod netlink;
+pub mod networkd;
 pub mod observe;
 pub mod ovs;
 pub mod ovsdb;

@@ -47,6 +47,15 @@ pub enum Step {
         #[serde(skip)]
         cfg: VfConfig,
     },
+    /// Post on a configured slave of a bond that is not enslaved to it yet: wait until the bond
+    /// has every configured slave. systemd-networkd enslaves after `network.target`, which is
+    /// all a unit can be ordered after; ifupdown has enslaved them before its post-up. First in
+    /// the plan: mode changes after the bond, the LAG and VF binding need the bond.
+    WaitSlaves {
+        bond: IfName,
+        pf: IfName,
+        slaves: Vec<IfName>,
+    },
     WaitLag {
         bond: IfName,
         pf: IfName,
@@ -118,6 +127,7 @@ impl Step {
             | Step::Unbind { pf, .. }
             | Step::Eswitch { pf, .. }
             | Step::VfProps { pf, .. }
+            | Step::WaitSlaves { pf, .. }
             | Step::WaitLag { pf, .. }
             | Step::WaitReps { pf, .. }
             | Step::Guid { pf, .. }
@@ -148,6 +158,7 @@ impl Step {
             Step::Unbind { .. } => "unbind",
             Step::Eswitch { .. } => "eswitch",
             Step::VfProps { .. } => "vf-props",
+            Step::WaitSlaves { .. } => "wait-slaves",
             Step::WaitLag { .. } => "wait-lag",
             Step::WaitReps { .. } => "wait-representors",
             Step::Guid { .. } => "ib-guid",
@@ -210,6 +221,10 @@ impl fmt::Display for Step {
                     write!(f, " link-state {l:?}")?;
                 }
                 Ok(())
+            }
+            Step::WaitSlaves { bond, pf, slaves } => {
+                let names: Vec<&str> = slaves.iter().map(IfName::as_str).collect();
+                write!(f, "{pf}: wait for {bond} to enslave {}", names.join(", "))
             }
             Step::WaitLag { bond, pf } => write!(f, "{pf}: wait for VF LAG of {bond} to be active"),
             Step::WaitReps { pf, vfs } => {
@@ -293,6 +308,9 @@ pub struct Input<'a> {
     pub cfg: &'a PfConfig,
     pub state: &'a PfState,
     pub bond: Option<(&'a BondConfig, usize)>,
+    /// Post waits for the bond to enslave this PF. Off for a PF that re-appeared after boot
+    /// on a host where nothing re-enslaves it (ifupdown): then only VF LAG makes post wait.
+    pub await_bond: bool,
 }
 
 fn vf_props_differ(want: &VfConfig, have: Option<&VfInfo>) -> bool {
@@ -368,6 +386,17 @@ pub fn plan_pf(
             c.eswitch.map(|m| m.to_string()).unwrap_or_default(),
             s.name
         )));
+    }
+    if phase == Phase::Post {
+        if let Some((b, _)) = inp.bond.filter(|(b, _)| inp.await_bond || b.vf_lag) {
+            if s.netdev.master.as_ref() != Some(&b.name) {
+                steps.push(Step::WaitSlaves {
+                    bond: b.name.clone(),
+                    pf: pf.clone(),
+                    slaves: b.slaves.clone(),
+                });
+            }
+        }
     }
     let count_change = s.numvfs != want;
     let mode_now = |order: EswitchOrder| -> bool {
@@ -698,6 +727,7 @@ mod tests {
                 cfg: c,
                 state: s,
                 bond: None,
+                await_bond: true,
             },
             &extra,
             phase,
@@ -798,6 +828,58 @@ mod tests {
                 "p0: set sriov_numvfs to 2",
             ]
         );
+    }
+
+    fn bond0() -> BondConfig {
+        BondConfig {
+            name: "bond0".parse().unwrap(),
+            slaves: vec!["p0".parse().unwrap(), "p1".parse().unwrap()],
+            vf_lag: false,
+            ib: None,
+            origin: "t".into(),
+        }
+    }
+
+    #[test]
+    fn post_on_a_slave_not_yet_enslaved_waits_for_the_bond_before_anything_else() {
+        // after pre: VFs created, unbound, eswitch still legacy (changed after the bond)
+        let c = pfc(2);
+        let b = bond0();
+        let plan = |s: &PfState, phase| {
+            plan_pf(
+                &Input {
+                    cfg: &c,
+                    state: s,
+                    bond: Some((&b, 0)),
+                    await_bond: true,
+                },
+                &Facts::default(),
+                phase,
+                false,
+            )
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+        };
+        let mut s = pfs(2, EswitchMode::Legacy, None, false);
+        assert_eq!(
+            plan(&s, Phase::Post),
+            [
+                "p0: wait for bond0 to enslave p0, p1",
+                "p0: set eswitch mode switchdev",
+                "p0: wait for representors of VFs 0-1",
+                "p0: bind VFs 0-1 to mlx5_core",
+            ]
+        );
+        assert!(plan(&s, Phase::Pre).is_empty());
+        s.netdev.master = Some("bond1".parse().unwrap());
+        assert_eq!(
+            plan(&s, Phase::Post)[0],
+            "p0: wait for bond0 to enslave p0, p1"
+        );
+        s.netdev.master = Some("bond0".parse().unwrap());
+        assert_eq!(plan(&s, Phase::Post)[0], "p0: set eswitch mode switchdev");
     }
 
     #[test]

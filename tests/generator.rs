@@ -343,7 +343,20 @@ fn verify_root(generated: &BTreeMap<PathBuf, String>) -> (tempfile::TempDir, Vec
 }
 
 fn verify(what: &str, generated: &BTreeMap<PathBuf, String>) -> Option<String> {
-    let (root, units) = verify_root(generated);
+    verify_with(what, generated, &[])
+}
+
+/// `verify`, with extra unit files (name, content) in the scratch root, verified too.
+fn verify_with(
+    what: &str,
+    generated: &BTreeMap<PathBuf, String>,
+    extra: &[(&str, &str)],
+) -> Option<String> {
+    let (root, mut units) = verify_root(generated);
+    for (name, body) in extra {
+        fs::write(root.path().join("usr/lib/systemd/system").join(name), body).unwrap();
+        units.push(name.to_string());
+    }
     let o = Command::new(systemd_analyze())
         .arg(format!("--root={}", root.path().display()))
         .args(["--man=no", "--generators=no", "verify"])
@@ -374,6 +387,41 @@ fn static_and_generated_units_pass_systemd_analyze_verify() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn networkd_host_boot_has_no_ordering_cycle() {
+    // one transaction with systemd-networkd (its own unit from the host) and our target, as on a
+    // networkd host where both are enabled: pre is Before=systemd-networkd.service, post
+    // After=network.target, which networkd is Before=
+    assert!(
+        host_unit_dir().join("systemd-networkd.service").exists(),
+        "no systemd-networkd.service in {}: install the Debian package `systemd`",
+        host_unit_dir().display()
+    );
+    let host = "[Unit]\nDescription=networkd host stub\n\
+                Wants=systemd-networkd.service systemd-networkd.socket sriov-offload.target\n";
+    let case = manifest().join("tests/generator/03-bond-consumers");
+    let generated = tree(&case.join("expected"));
+    let failure = verify_with(
+        "networkd host",
+        &generated,
+        &[("networkd-host-stub.target", host)],
+    );
+    assert!(failure.is_none(), "{}", failure.unwrap_or_default());
+}
+
+#[test]
+fn verify_catches_an_ordering_cycle() {
+    // the check above is only worth something if systemd-analyze reports a cycle here
+    let cycle = "[Unit]\nDescription=cycle stub\nWants=sriov-offload.target\n\
+                 Before=sriov-offload-pre.service\nAfter=sriov-offload.target\n";
+    let r = verify_with("cycle", &BTreeMap::new(), &[("cycle-stub.target", cycle)]);
+    assert!(
+        r.as_deref()
+            .is_some_and(|m| m.contains("Found ordering cycle")),
+        "{r:?}"
+    );
 }
 
 #[test]

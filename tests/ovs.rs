@@ -239,8 +239,8 @@ fn vf_post_puts_uplink_and_representors_in_the_bridge_once_and_removes_stale_por
         err.contains("ens1f0: OVS bridge br-offload: add ports ens1f0, ens1f0_0, ens1f0_1, ens1f0_2, ens1f0_3; remove stale ports gone0"),
         "{err}"
     );
-    // two OVSDB transactions, the VF map and the ready marker
-    assert!(err.contains("2 step(s), 4 write(s)"), "{err}");
+    // two OVSDB transactions, the unmanaged-VFs switch, the VF map and the ready marker
+    assert!(err.contains("2 step(s), 5 write(s)"), "{err}");
     assert_eq!(
         srv.ports(),
         [
@@ -351,9 +351,18 @@ fn an_eswitch_change_of_a_bridge_port_is_planned_between_detach_and_reattach() {
 fn the_readme_proxmox_example_is_a_valid_config() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // the Proxmox host's config: the example with an `ovs` bridge (the networkd one has none)
     let start = readme
-        .find("# /etc/sriov-offload/config.toml\n")
-        .expect("the example in README.md");
+        .match_indices("# /etc/sriov-offload/config.toml\n")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            readme[i..]
+                .split("```")
+                .next()
+                .unwrap_or("")
+                .contains("ovs = {")
+        })
+        .expect("the Proxmox example in README.md");
     let toml = &readme[start..];
     let toml = &toml[..toml.find("```").unwrap()];
     let cfg = sriov_offload::config::parse_str(Path::new("README.md"), toml).unwrap();

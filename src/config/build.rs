@@ -361,6 +361,9 @@ impl Builder {
                 }
                 self.boot.legacy_marker = Some(p);
             }
+            if let Some(u) = bt.unmanage_vfs {
+                self.boot.unmanage_vfs = u;
+            }
         }
         Ok(())
     }
@@ -573,6 +576,19 @@ mod tests {
 
     fn parse(t: &str) -> Result<Config, ConfigError> {
         parse_str(Path::new("t.toml"), t)
+    }
+
+    #[test]
+    fn unmanage_vfs_defaults_to_on_and_takes_a_bool() {
+        assert!(parse("").unwrap().boot.unmanage_vfs);
+        assert!(
+            !parse("[boot]\nunmanage_vfs = false\n")
+                .unwrap()
+                .boot
+                .unmanage_vfs
+        );
+        let e = parse("[boot]\nunmanage_vfs = \"no\"\n").unwrap_err();
+        assert!(e.to_string().contains("t.toml:2:"), "{e}");
     }
 
     #[test]

@@ -259,10 +259,23 @@ pub enum ChannelsSetting {
     Count(u32),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootConfig {
     pub before: Vec<String>,
     pub legacy_marker: Option<PathBuf>,
+    /// Keep systemd-networkd and NetworkManager off VF netdevs and representors (the udev rule
+    /// `81-sriov-offload-unmanaged.rules`, switched by `/run/sriov-offload/vfs-unmanaged`).
+    pub unmanage_vfs: bool,
+}
+
+impl Default for BootConfig {
+    fn default() -> Self {
+        BootConfig {
+            before: vec![],
+            legacy_marker: None,
+            unmanage_vfs: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -107,4 +107,5 @@ pub(super) struct RawTune {
 pub(super) struct RawBoot {
     pub(super) before: Option<Vec<Spanned<String>>>,
     pub(super) legacy_marker: Option<Spanned<String>>,
+    pub(super) unmanage_vfs: Option<bool>,
 }

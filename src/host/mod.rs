@@ -14,6 +14,7 @@ pub mod ovs;
 pub mod pci;
 pub mod run;
 mod safe;
+pub mod systemd;
 
 pub use cpu::Irq;
 pub use ib::IbDevice;

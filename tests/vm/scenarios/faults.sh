@@ -48,7 +48,7 @@ match = { name = "$S1" }
 vfs = 2
 bind = "$DRV"
 EOF
-expect_fault "VF driver not loaded" 1 "cannot bind VFs to $DRV: the driver is not loaded (/sys/bus/pci/drivers/$DRV is missing)"
+expect_fault "VF driver not loaded" 1 "cannot bind VFs to $DRV: the driver $DRV is not loaded (/sys/bus/pci/drivers/$DRV is missing)"
 write_file $P/$ROOT_PF/sriov_numvfs 0
 write_file $P/$ROOT_PF/sriov_drivers_autoprobe 1
 
@@ -126,6 +126,7 @@ check "the timeout took about the configured 3 s ($el ms)" sh -c "[ $el -ge 2900
 # 5. VF LAG over two ports that are not one NIC (the two igb PFs): refused before anything
 #    is written, instead of waiting for a LAG that can never become active
 write_file $P/$ROOT_PF/sriov_numvfs 0
+ip link add bond0 type bond mode active-backup miimon 100
 cat >$CFG <<EOF
 [defaults]
 timeout = "2s"
@@ -141,7 +142,26 @@ EOF
 expect_fault "VF LAG over two NICs" 1 "vf_lag needs the two ports of one NIC"
 check_eq "nothing written to $S1 for a LAG that cannot be" 0 "$(read_file $P/$ROOT_PF/sriov_numvfs)"
 
-# 6. the PF disappears mid-run: netdevsim deleted while vf-post waits for the hidden
+# 6. a bond slave that never joins (systemd-networkd enslaves after network.target, vf-post
+#    waits for it): bond0 exists, $S1 is not in it
+cat >$CFG <<EOF
+[defaults]
+timeout = "2s"
+[[pf]]
+match = { name = "$S1" }
+vfs = 1
+[[bond]]
+name = "bond0"
+slaves = ["$S1"]
+$guest_pf_cfg
+EOF
+t0=$(now_ms)
+expect_fault "bond slave never joins" 3 "waiting for bond0 to enslave $S1; missing: $S1 (not enslaved)"
+el=$(elapsed_ms "$t0")
+check "the enslavement wait took about the configured 2 s ($el ms)" sh -c "[ $el -ge 1900 ] && [ $el -lt 7000 ]"
+ip link del bond0
+
+# 7. the PF disappears mid-run: netdevsim deleted while vf-post waits for the hidden
 #    representor (deadline 60 s)
 cat >$CFG <<EOF
 [defaults]
@@ -166,7 +186,7 @@ check "PF gone mid-run: noticed at once, not at the 60 s deadline ($el ms)" sh -
 check "PF gone mid-run: failed marker" test -e /run/sriov-offload/failed
 check "guest VF $GUEST_DEV untouched at the end" guest_ok
 
-# 7. the kernel refuses a sysfs write: netdevsim allows 4 VFs (no sriov_totalvfs to check
+# 8. the kernel refuses a sysfs write: netdevsim allows 4 VFs (no sriov_totalvfs to check
 #    against beforehand), so writing 6 to sriov_numvfs fails (ENOMEM); the error names the file
 write_file /sys/bus/netdevsim/new_device "3 1"
 wait_for 10 sh -c "ls /sys/bus/netdevsim/devices/netdevsim3/net | grep -q ."

@@ -57,6 +57,8 @@ def last(ts):
 pre = [s[0] for s in steps if s[1] == "vf-pre"]
 post = [s[0] for s in steps if s[1] == "vf-post"]
 irq = [s[0] for s in steps if s[1] == "irq-tune"]
+# vf-post waiting for the bond's slaves (systemd-networkd enslaves after network.target)
+wait_slaves = [s[0] for s in steps if s[1] == "vf-post" and s[4] == "wait-slaves"]
 # a step taken twice for the same PF (by the hook and the unit, or twice by one of them)
 dups = [k for k, n in Counter((s[3], s[4], s[5]) for s in steps if s[1] in ("vf-pre", "vf-post")).items() if n > 1]
 vals = {
@@ -67,6 +69,7 @@ vals = {
     "J_PRE_N": len(pre), "J_PRE_LAST": last(pre),
     "J_POST_N": len(post), "J_POST_FIRST": first(post), "J_POST_LAST": last(post),
     "J_IRQ_N": len(irq), "J_IRQ_FIRST": first(irq),
+    "J_WAITSLAVES_N": len(wait_slaves), "J_WAITSLAVES_LAST": last(wait_slaves),
     "J_DUPS": "|".join("%s %s" % (k[0], k[1]) for k in dups),
     "J_UNITS_PRE": " ".join(sorted({s[2] for s in steps if s[1] == "vf-pre"})),
     "J_UNITS_POST": " ".join(sorted({s[2] for s in steps if s[1] == "vf-post"})),
