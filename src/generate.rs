@@ -31,12 +31,11 @@
 //! Every file starts with [`HEADER`] and is rendered from typed sections.
 
 use std::fmt::{self, Write as _};
-use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::config::{self, Config, ConfigError, PfMatch};
 use crate::host::{net, Host};
@@ -302,16 +301,12 @@ pub fn salvage_before(files: &[PathBuf]) -> Vec<String> {
 
 /// Where errors go before the journal runs: /dev/kmsg under the root, else stderr.
 pub struct Kmsg {
-    file: Option<fs::File>,
+    file: Option<std::fs::File>,
 }
 
 impl Kmsg {
     pub fn open(host: &Host) -> Kmsg {
-        let file = fs::OpenOptions::new()
-            .append(true)
-            .open(host.root().join("dev/kmsg"))
-            .ok();
-        Kmsg { file }
+        Kmsg { file: host.kmsg() }
     }
 
     /// One record per line, priority 3 (err).
@@ -369,11 +364,11 @@ pub fn run(host: &Host, normal_dir: &Path, kmsg: &mut Kmsg) -> Result<Outcome> {
             let before = salvage_before(&files);
             config_error(kmsg, &e, &before);
             let out = consumers(&before, &format!("salvaged from {}", sources.join(", ")));
-            write_all(normal_dir, &out)?;
+            write_all(host, normal_dir, &out)?;
             return Ok(Outcome::ConfigError(out.len()));
         }
     };
-    write_all(normal_dir, &out)?;
+    write_all(host, normal_dir, &out)?;
     Ok(Outcome::Generated(out.len()))
 }
 
@@ -392,16 +387,8 @@ fn config_error(kmsg: &mut Kmsg, e: &ConfigError, before: &[String]) {
 }
 
 /// Writes the files under `dir`, creating drop-in directories.
-pub fn write_all(dir: &Path, files: &[UnitFile]) -> Result<()> {
-    for f in files {
-        let path = dir.join(&f.path);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("creating directory {}", parent.display()))?;
-        }
-        fs::write(&path, f.to_string()).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+pub fn write_all(host: &Host, dir: &Path, files: &[UnitFile]) -> Result<()> {
+    host.write_generated(dir, files.iter().map(|f| (f.path.as_path(), f.to_string())))
 }
 
 #[cfg(test)]

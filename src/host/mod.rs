@@ -8,6 +8,7 @@
 //! here: `kernel` is its facade.
 
 pub mod cpu;
+mod generator;
 pub mod ib;
 pub mod net;
 pub mod ovs;
