@@ -48,7 +48,7 @@ match = { name = "$S1" }
 vfs = 2
 bind = "$DRV"
 EOF
-expect_fault "VF driver not loaded" 1 "cannot bind VFs to $DRV: the driver $DRV is not loaded (/sys/bus/pci/drivers/$DRV is missing)"
+expect_fault "VF driver not loaded" 1 "cannot bind VFs to $DRV: the driver is not loaded (/sys/bus/pci/drivers/$DRV is missing)"
 write_file $P/$ROOT_PF/sriov_numvfs 0
 write_file $P/$ROOT_PF/sriov_drivers_autoprobe 1
 
