@@ -1,0 +1,169 @@
+//! Running one step against the host: sysfs through the host model, netlink through the
+//! kernel facade, OVSDB through its client; the waits block on kernel events until the
+//! run's deadline.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use super::ovs;
+use crate::host::{errno_of, Host};
+use crate::kernel::Kernel;
+use crate::observe::{self, PfState};
+use crate::plan::Step;
+use crate::types::IfName;
+use crate::wait::Waiter;
+
+pub(super) fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<()> {
+    let nd = host.netdev(&pf.name);
+    match step {
+        Step::Autoprobe { on, .. } => nd.physical_device()?.set_autoprobe(*on),
+        Step::NumVfs { count, .. } => {
+            let r = nd.physical_device()?.set_numvfs(*count);
+            if let Err(e) = &r {
+                if errno_of(e) == Some(nix::errno::Errno::EBUSY as i32) {
+                    return r.context(format!(
+                        "{}: the kernel refused to change the VF count (EBUSY): VFs still exist or a VF driver holds them",
+                        pf.name
+                    ));
+                }
+            }
+            r.with_context(|| format!("{}: setting {count} VFs", pf.name))
+        }
+        Step::Unbind { vf, driver, .. } => {
+            let dev = nd.physical_device()?.vf(*vf)?;
+            host.pci_driver(driver)
+                .unbind(&dev)
+                .with_context(|| format!("{}: VF {vf}", pf.name))
+        }
+        Step::Eswitch { mode, .. } => {
+            kernel.set_eswitch_mode(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, *mode)
+        }
+        Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
+        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. } => {
+            bail!("internal: a wait step outside the wait stage: {step}")
+        }
+        Step::Guid { vf, kind, guid, .. } => {
+            // decided again here: a PF without VFs at planning time (this run created them)
+            let dev = nd.physical_device()?;
+            if dev.has_vf_guid_files() {
+                dev.set_vf_guid(*vf, *kind, *guid)
+            } else if kernel.is_real() {
+                kernel.set_vf_guid(&pf.name, *vf, *kind, *guid)
+            } else {
+                bail!(
+                    "{}: cannot set the IB GUIDs of its VFs: there is no {} and rtnetlink is not used on a fixture tree",
+                    pf.name,
+                    dev.vf_guid_file(*vf, *kind).display()
+                )
+            }
+        }
+        Step::Bind { vfs, driver, .. } => {
+            host.pci_driver(driver)
+                .require_loaded()
+                .with_context(|| format!("{}: cannot bind VFs to {driver}", pf.name))?;
+            let dev = nd.physical_device()?;
+            for vf in vfs {
+                dev.vf(*vf)?
+                    .bind(driver)
+                    .with_context(|| format!("{}: VF {vf}", pf.name))?;
+            }
+            Ok(())
+        }
+        Step::HwTcOffload { .. } => {
+            let on = |k: &mut Kernel, ifname: &IfName| {
+                k.set_feature(ifname, "hw-tc-offload", true)
+                    .with_context(|| format!("{ifname}: enabling hw-tc-offload"))
+            };
+            if kernel.feature(&pf.name, "hw-tc-offload")? != Some(true) {
+                on(kernel, &pf.name)?;
+            }
+            // representors as they are now: this run may have created them
+            for rep in observe::current_reps(host, kernel, pf)?.values() {
+                if let Some(f) = kernel.feature_state(rep, "hw-tc-offload")? {
+                    if f.changeable && !f.active {
+                        on(kernel, rep)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Step::OvsHwOffload { .. }
+        | Step::OvsAddBridge { .. }
+        | Step::OvsDetach { .. }
+        | Step::OvsReattach { .. }
+        | Step::OvsPorts { .. } => ovs::exec(host, kernel, step, pf),
+    }
+}
+
+pub(super) fn exec_wait(
+    host: &Host,
+    kernel: &mut Kernel,
+    waiter: &mut Waiter,
+    deadline: Instant,
+    step: &Step,
+    pf: &PfState,
+) -> Result<()> {
+    match step {
+        Step::WaitSlaves { bond, slaves, .. } => {
+            let names: Vec<&str> = slaves.iter().map(IfName::as_str).collect();
+            waiter.until(
+                &format!("{bond} to enslave {}", names.join(", ")),
+                deadline,
+                || {
+                    let mut missing = vec![];
+                    for s in slaves {
+                        let nd = host.netdev(s);
+                        if !nd.exists() {
+                            missing.push(format!("{s} (no such interface)"));
+                            continue;
+                        }
+                        match nd.master()? {
+                            Some(m) if &m == bond => {}
+                            Some(m) => missing.push(format!("{s} (enslaved to {m})")),
+                            None => missing.push(format!("{s} (not enslaved)")),
+                        }
+                    }
+                    Ok((!missing.is_empty()).then_some(missing))
+                },
+            )
+        }
+        Step::WaitLag { bond, .. } => {
+            // a state that cannot appear is an error now, not a timeout later
+            if let Some(why) = host.mlx5_lag_state_missing(&pf.dev_name) {
+                bail!("{}: cannot wait for VF LAG of {bond}: {why}", pf.name);
+            }
+            let path = host.mlx5_lag_state_file(&pf.dev_name);
+            waiter.until(
+                &format!("VF LAG of {bond} on {}", pf.name),
+                deadline,
+                || {
+                    let st = host.mlx5_lag_state(&pf.dev_name)?;
+                    Ok((st.as_deref() != Some("active")).then(|| {
+                        vec![format!(
+                            "{} reads {}",
+                            path.display(),
+                            st.map_or(
+                                "nothing (file absent: debugfs not mounted or not an mlx5 PF)"
+                                    .into(),
+                                |s| format!("{s:?}")
+                            )
+                        )]
+                    }))
+                },
+            )
+        }
+        Step::WaitReps { vfs, .. } => {
+            waiter.until(&format!("representors of {}", pf.name), deadline, || {
+                let reps = observe::current_reps(host, kernel, pf)?;
+                let missing: Vec<String> = vfs
+                    .iter()
+                    .filter(|v| !reps.contains_key(v))
+                    .map(|v| format!("representor of VF {v}"))
+                    .collect();
+                Ok((!missing.is_empty()).then_some(missing))
+            })
+        }
+        _ => exec(host, kernel, step, pf),
+    }
+}
