@@ -12,7 +12,7 @@ use crate::host::Host;
 use crate::log::Log;
 use crate::plan::Phase;
 use crate::types::IfName;
-use crate::wait::Timeout;
+use crate::wait::{NoEvents, Timeout};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -107,7 +107,7 @@ pub fn interfaces(args: &[String]) -> Result<Vec<IfName>, String> {
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.chain().any(|c| c.is::<ConfigError>()) {
         EXIT_USAGE
-    } else if e.chain().any(|c| c.is::<Timeout>()) {
+    } else if e.chain().any(|c| c.is::<Timeout>() || c.is::<NoEvents>()) {
         EXIT_TIMEOUT
     } else {
         EXIT_FAILED
@@ -148,7 +148,24 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
     };
     match apply::run(&host, &cfg, &opts, &log) {
         Ok(r) if r.not_ours => {
-            log.debug("no configured PF or bond among the interfaces: nothing to do");
+            let awaiting: Vec<String> = opts
+                .ifaces
+                .iter()
+                .filter(|_| phase == Phase::Post)
+                .filter_map(|i| {
+                    let b = crate::select::awaiting_bond(&host, &cfg, i).ok()??;
+                    Some(format!(
+                        "{i}: not enslaved to {0} yet: the post-up of {0} does the post steps",
+                        b.name
+                    ))
+                })
+                .collect();
+            for m in &awaiting {
+                log.info(m);
+            }
+            if awaiting.is_empty() {
+                log.debug("no configured PF or bond among the interfaces: nothing to do");
+            }
             ExitCode::from(EXIT_OK)
         }
         Ok(r) if opts.dry_run => {
