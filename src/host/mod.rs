@@ -10,9 +10,12 @@
 pub mod cpu;
 pub mod ib;
 pub mod net;
+pub mod ovs;
 pub mod pci;
 pub mod run;
 mod safe;
+pub mod stats;
+pub mod system;
 
 pub use cpu::Irq;
 pub use ib::IbDevice;
