@@ -4,7 +4,9 @@
 //! fixture trees describe a host fully) and the kernel facade (netlink adds what sysfs lacks on
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
+pub mod configured;
 pub mod irq;
+pub mod system;
 
 use std::collections::BTreeMap;
 

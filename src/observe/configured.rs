@@ -1,0 +1,109 @@
+//! The whole configured host in one [`HostState`], for the readers over it (the operator tool's
+//! status, plan and check, and the metrics): every configured PF that can be read, its facts,
+//! and (optionally) irq-tune's devices. A PF that is absent or unreadable does not stop the
+//! others: it is listed with why.
+
+use anyhow::Result;
+
+use super::irq::{read_interrupts, Cpus};
+use super::{observe, observe_irq, Facts, HostState};
+use crate::config::{Config, PfConfig};
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::select::{self, Resolved, Target};
+use crate::types::IfName;
+
+/// A configured PF that could not be observed.
+#[derive(Clone, Debug)]
+pub struct Unobserved<'c> {
+    pub cfg: &'c PfConfig,
+    /// Its netdev, when it resolved to one.
+    pub name: Option<IfName>,
+    pub why: String,
+}
+
+pub struct Configured<'c> {
+    pub state: HostState<'c>,
+    pub unobserved: Vec<Unobserved<'c>>,
+    /// Why irq-tune's devices are not in `state.irq`, when they are not (not asked for, or
+    /// the CPUs or interrupts could not be read), and the devices that could not be read.
+    pub irq_error: Option<String>,
+    pub irq_unread: Vec<(IfName, String)>,
+}
+
+/// Observes `resolved` (from [`select::resolve`], possibly filtered) one PF at a time, and
+/// with `irq` also irq-tune's view of them and their VF netdevs.
+pub fn observe_configured<'c>(
+    host: &Host,
+    kernel: &mut Kernel,
+    cfg: &'c Config,
+    resolved: &[Resolved<'c>],
+    irq: bool,
+) -> Result<Configured<'c>> {
+    let mut state = HostState {
+        pfs: vec![],
+        facts: Facts {
+            hostname: host.hostname().unwrap_or_default(),
+            ..Facts::default()
+        },
+        irq: vec![],
+    };
+    let mut unobserved = vec![];
+    for r in resolved {
+        let Some(name) = r.name.clone() else {
+            unobserved.push(Unobserved {
+                cfg: r.cfg,
+                name: None,
+                why: format!("not on this host: no interface matches {}", r.cfg.matcher),
+            });
+            continue;
+        };
+        let t = Target { cfg: r.cfg, name };
+        match observe(host, kernel, cfg, std::slice::from_ref(&t)) {
+            Ok(one) => {
+                let f = one.facts;
+                state.facts.vf_info.extend(f.vf_info);
+                state.facts.hw_tc.extend(f.hw_tc);
+                state.facts.guids.extend(f.guids);
+                state.facts.lag_active.extend(f.lag_active);
+                state.pfs.extend(one.pfs);
+            }
+            Err(e) => unobserved.push(Unobserved {
+                cfg: r.cfg,
+                name: Some(t.name),
+                why: format!("{e:#}"),
+            }),
+        }
+    }
+    let mut out = Configured {
+        state,
+        unobserved,
+        irq_error: Some("not observed".into()),
+        irq_unread: vec![],
+    };
+    if !irq || out.state.pfs.is_empty() {
+        return Ok(out);
+    }
+    let names: Vec<IfName> = out.state.pfs.iter().map(|(_, s)| s.name.clone()).collect();
+    let read = || -> Result<_> {
+        let (targets, _) = select::irq::targets(host, cfg, &[])?;
+        let targets: Vec<_> = targets
+            .into_iter()
+            .filter(|t| names.contains(t.pf()))
+            .collect();
+        Ok((Cpus::read(host)?, read_interrupts(host)?, targets))
+    };
+    match read() {
+        Ok((cpus, interrupts, targets)) => {
+            let (irq_state, unread) = observe_irq(host, kernel, &cpus, &interrupts, &targets);
+            out.state.irq = irq_state.irq;
+            out.irq_unread = unread
+                .into_iter()
+                .map(|(n, e)| (n, format!("{e:#}")))
+                .collect();
+            out.irq_error = None;
+        }
+        Err(e) => out.irq_error = Some(format!("{e:#}")),
+    }
+    Ok(out)
+}
