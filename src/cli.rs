@@ -114,18 +114,31 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// `vf-pre` and `vf-post`: the whole binary but argument parsing.
+/// `vf-pre` and `vf-post`: the whole binary but argument parsing. A run that acted on
+/// configured PFs (not a dry run, not an interface we do not configure) is recorded for the
+/// metrics when `[metrics] textfile_dir` is configured.
 pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
+    let start = std::time::Instant::now();
     let log = Log::new(tool, args.common.verbose);
     let host = Host::from_env();
+    let dry_run = args.common.dry_run;
+    let (code, cfg, counted) = flow(phase, args, &host, &log);
+    if counted && !dry_run {
+        crate::metrics::after_run(&host, cfg.as_ref(), tool, start.elapsed(), code, &log);
+    }
+    ExitCode::from(code)
+}
+
+/// The run: (exit code, the config if it loaded, whether the run counts as one).
+fn flow(phase: Phase, args: FlowArgs, host: &Host, log: &Log) -> (u8, Option<Config>, bool) {
     let ifaces = match interfaces(&args.interfaces) {
         Ok(i) => i,
         Err(m) => {
             log.error(&m);
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
-    let cfg = match load_config(&host, &args.common) {
+    let cfg = match load_config(host, &args.common) {
         Ok(c) => c,
         Err(e) => {
             log.error(&e.to_string());
@@ -133,11 +146,11 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             // the marker (wait-offload exits 1 instead of timing out). From a shell, a hook or
             // a test it writes nothing: the exit code and message are the whole answer.
             if std::env::var_os("INVOCATION_ID").is_some() && !args.common.dry_run {
-                if let Err(me) = crate::marker::write_failed(&host, &e.to_string(), None, &log) {
+                if let Err(me) = crate::marker::write_failed(host, &e.to_string(), None, log) {
                     log.error(&format!("also failed to write the failed marker: {me:#}"));
                 }
             }
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
     let opts = Options {
@@ -146,14 +159,16 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
         dry_run: args.common.dry_run,
         ifaces,
     };
-    match apply::run(&host, &cfg, &opts, &log) {
+    let res = apply::run(host, &cfg, &opts, log);
+    let counted = !matches!(&res, Ok(r) if r.not_ours);
+    let code = match res {
         Ok(r) if r.not_ours => {
             let awaiting: Vec<String> = opts
                 .ifaces
                 .iter()
                 .filter(|_| phase == Phase::Post)
                 .filter_map(|i| {
-                    let b = crate::select::awaiting_bond(&host, &cfg, i).ok()??;
+                    let b = crate::select::awaiting_bond(host, &cfg, i).ok()??;
                     Some(format!(
                         "{i}: not enslaved to {0} yet: the post-up of {0} does the post steps",
                         b.name
@@ -166,7 +181,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             if awaiting.is_empty() {
                 log.debug("no configured PF or bond among the interfaces: nothing to do");
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) if opts.dry_run => {
             if r.planned.is_empty() {
@@ -175,7 +190,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             for s in &r.planned {
                 println!("{s}");
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) => {
             let msg = format!(
@@ -190,7 +205,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             } else {
                 log.debug(&msg);
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Err(e) => {
             if let Some(r) = e.downcast_ref::<Refused>() {
@@ -200,7 +215,8 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             } else {
                 log.error(&format!("{e:#}"));
             }
-            ExitCode::from(exit_code(&e))
+            exit_code(&e)
         }
-    }
+    };
+    (code, Some(cfg), counted)
 }

@@ -28,6 +28,7 @@ pub(super) struct Builder {
     tune: TuneConfig,
     pf_tune: BTreeMap<PfMatch, TuneConfig>,
     boot: BootConfig,
+    metrics_textfile_dir: Option<PathBuf>,
 }
 
 impl Builder {
@@ -299,6 +300,16 @@ impl Builder {
         if let Some(t) = raw.tune {
             parse_tune(src, t, &mut self.tune)?;
         }
+        if let Some(d) = raw.metrics.and_then(|m| m.textfile_dir) {
+            let p = PathBuf::from(d.get_ref());
+            if !p.is_absolute() || p.components().any(|c| c.as_os_str() == "..") {
+                return Err(src.err(
+                    &d,
+                    "metrics.textfile_dir must be an absolute path without `..`",
+                ));
+            }
+            self.metrics_textfile_dir = Some(p);
+        }
         if let Some(bt) = raw.boot {
             if let Some(before) = bt.before {
                 let mut v = vec![];
@@ -350,6 +361,7 @@ impl Builder {
             tune: self.tune,
             pf_tune: self.pf_tune,
             boot: self.boot,
+            metrics_textfile_dir: self.metrics_textfile_dir,
             sources: files.to_vec(),
         })
     }

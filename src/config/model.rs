@@ -221,6 +221,9 @@ pub struct Config {
     /// Per-PF `tune = { ... }` overrides of `[tune]`, by the PF's match.
     pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
     pub boot: BootConfig,
+    /// `[metrics] textfile_dir`: where the boot binaries refresh `sriov_offload.prom` after
+    /// each run (node_exporter's textfile collector directory).
+    pub metrics_textfile_dir: Option<PathBuf>,
     /// Files read, in order.
     pub sources: Vec<PathBuf>,
 }
@@ -236,6 +239,7 @@ impl Default for Config {
             tune: TuneConfig::default(),
             pf_tune: BTreeMap::new(),
             boot: BootConfig::default(),
+            metrics_textfile_dir: None,
             sources: vec![],
         }
     }

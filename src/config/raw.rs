@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub(super) bond: Vec<Spanned<RawBond>>,
     pub(super) tune: Option<RawTune>,
     pub(super) boot: Option<RawBoot>,
+    pub(super) metrics: Option<RawMetrics>,
 }
 
 #[derive(Deserialize)]
@@ -87,4 +88,10 @@ pub(super) struct RawTune {
 pub(super) struct RawBoot {
     pub(super) before: Option<Vec<Spanned<String>>>,
     pub(super) legacy_marker: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) textfile_dir: Option<Spanned<String>>,
 }

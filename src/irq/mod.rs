@@ -183,32 +183,46 @@ pub struct Args {
     pub interfaces: Vec<String>,
 }
 
-/// `irq-tune`: the whole binary but argument parsing.
+/// `irq-tune`: the whole binary but argument parsing. A run that acted on configured devices
+/// is recorded for the metrics when `[metrics] textfile_dir` is configured.
 pub fn main(args: Args) -> ExitCode {
+    let start = Instant::now();
     let log = Log::new("irq-tune", args.common.verbose);
     let host = Host::from_env();
+    let dry_run = args.common.dry_run;
+    let (code, cfg, counted) = tune_main(args, &host, &log);
+    if counted && !dry_run {
+        crate::metrics::after_run(&host, cfg.as_ref(), "irq-tune", start.elapsed(), code, &log);
+    }
+    ExitCode::from(code)
+}
+
+/// The run: (exit code, the config if it loaded, whether the run counts as one).
+fn tune_main(args: Args, host: &Host, log: &Log) -> (u8, Option<Config>, bool) {
     let ifaces = match cli::interfaces(&args.interfaces) {
         Ok(i) => i,
         Err(m) => {
             log.error(&m);
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
-    let cfg = match cli::load_config(&host, &args.common) {
+    let cfg = match cli::load_config(host, &args.common) {
         Ok(c) => c,
         Err(e) => {
             log.error(&e.to_string());
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
     let opts = Options {
         dry_run: args.common.dry_run,
         ifaces,
     };
-    match run(&host, &cfg, &opts, &log) {
+    let res = run(host, &cfg, &opts, log);
+    let counted = !matches!(&res, Ok(r) if r.not_ours);
+    let code = match res {
         Ok(r) if r.not_ours => {
             log.debug("no configured PF, bond or VF of one among the interfaces: nothing to do");
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) if opts.dry_run => {
             for l in &r.planned {
@@ -217,7 +231,7 @@ pub fn main(args: Args) -> ExitCode {
             if !r.planned.iter().any(|l| !l.starts_with('#')) {
                 println!("nothing to do");
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) => {
             let msg = format!(
@@ -232,7 +246,7 @@ pub fn main(args: Args) -> ExitCode {
             } else {
                 log.debug(&msg);
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Err(e) => {
             if let Some(f) = e.downcast_ref::<Failed>() {
@@ -242,10 +256,11 @@ pub fn main(args: Args) -> ExitCode {
             } else {
                 log.error(&format!("{e:#}"));
             }
-            ExitCode::from(match cli::exit_code(&e) {
+            match cli::exit_code(&e) {
                 EXIT_USAGE => EXIT_USAGE,
                 _ => EXIT_FAILED,
-            })
+            }
         }
-    }
+    };
+    (code, Some(cfg), counted)
 }
