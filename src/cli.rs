@@ -71,6 +71,62 @@ pub struct FlowArgs {
     pub interfaces: Vec<String>,
 }
 
+/// What `--help` and the man page say about each of the two flow binaries.
+pub const VF_PRE_ABOUT: &str = "Before a PF is enslaved (ifupdown pre-up, sriov-offload-pre.service): VF count, driver autoprobe, eswitch mode when configured before the bond, VF MAC/VLAN/trust";
+pub const VF_POST_ABOUT: &str = "After enslavement (ifupdown post-up, sriov-offload-post.service): eswitch mode, LAG and representor waits, IB GUIDs, VF binding, hw-tc-offload, VF map, readiness marker";
+
+/// `vf-pre`'s or `vf-post`'s command line (one [`FlowArgs`], named and described per tool).
+pub fn flow_command(tool: &'static str) -> clap::Command {
+    use clap::CommandFactory;
+    FlowArgs::command()
+        .name(tool)
+        .bin_name(tool)
+        .about(if tool == "vf-pre" {
+            VF_PRE_ABOUT
+        } else {
+            VF_POST_ABOUT
+        })
+}
+
+/// Parses `vf-pre`'s or `vf-post`'s arguments (exits on `--help` or a usage error).
+pub fn parse_flow_args(tool: &'static str) -> FlowArgs {
+    use clap::FromArgMatches;
+    FlowArgs::from_arg_matches(&flow_command(tool).get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// `wait-offload`'s command line.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "wait-offload",
+    version,
+    about = "Blocks until this boot's SR-IOV offload is ready (exit 0), failed (1) or the timeout passes (3)",
+    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored."
+)]
+pub struct WaitArgs {
+    /// How long to wait, e.g. 90s, 10m.
+    #[arg(long, default_value = "600s", value_parser = crate::types::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Print the marker's content when done.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `sriov-offload-generator`'s command line (systemd passes three directories).
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "sriov-offload-generator",
+    version,
+    about = "systemd generator for sriov-offload (see systemd.generator(7))",
+    after_help = "Writes into NORMAL_DIR: sriov-offload-pre.service.d/50-devices.conf (the configured PFs' device units), UNIT.d/50-sriov-offload.conf (Requires= + After= sriov-offload.target) for each unit of [boot] before, and 50-timeout.conf for pre/post when [defaults] timeout needs it.\n\nExit status: 0 (also on a config error, which is written to /dev/kmsg), 1 output not writable, 2 usage.\n\nEnvironment:\n  SRIOV_OFFLOAD_ROOT  prefix for /etc and /dev/kmsg (tests)"
+)]
+pub struct GeneratorArgs {
+    /// Generator output directory for normal-priority units.
+    pub normal_dir: PathBuf,
+    /// Early and late directories (passed by systemd, unused).
+    #[arg(num_args = 0..=2)]
+    pub other_dirs: Vec<PathBuf>,
+}
+
 pub fn load_config(host: &Host, common: &Common) -> Result<Config, ConfigError> {
     let files = match &common.config {
         Some(f) => vec![f.clone()],

@@ -23,6 +23,7 @@ pub mod marker;
 pub mod metrics;
 pub mod netlink;
 pub mod observe;
+pub mod ops;
 pub mod plan;
 pub mod select;
 pub mod types;
