@@ -10,7 +10,8 @@ use super::{observe, observe_irq, Facts, HostState};
 use crate::config::{Config, PfConfig};
 use crate::host::Host;
 use crate::kernel::Kernel;
-use crate::select::{self, Resolved, Target};
+use crate::select::irq::{Role, Settings, Target as IrqTarget};
+use crate::select::{Resolved, Target};
 use crate::types::IfName;
 
 /// A configured PF that could not be observed.
@@ -84,13 +85,33 @@ pub fn observe_configured<'c>(
     if !irq || out.state.pfs.is_empty() {
         return Ok(out);
     }
-    let names: Vec<IfName> = out.state.pfs.iter().map(|(_, s)| s.name.clone()).collect();
+    // irq-tune's targets from what was just observed (each PF and its VF netdevs), as
+    // select::irq::targets would find them, without reading the devices a second time
     let read = || -> Result<_> {
-        let (targets, _) = select::irq::targets(host, cfg, &[])?;
-        let targets: Vec<_> = targets
-            .into_iter()
-            .filter(|t| names.contains(t.pf()))
-            .collect();
+        let mut targets = vec![];
+        for (pc, s) in &out.state.pfs {
+            let settings = Settings::from_config(&cfg.tune_for(&pc.matcher))?;
+            targets.push(IrqTarget {
+                ifname: s.name.clone(),
+                pci: s.dev_name.clone(),
+                role: Role::Pf,
+                settings: settings.clone(),
+            });
+            for v in &s.vfs {
+                let Some(pci) = &v.pci else { continue };
+                for n in &v.netdevs {
+                    targets.push(IrqTarget {
+                        ifname: n.name.clone(),
+                        pci: pci.to_string(),
+                        role: Role::Vf {
+                            pf: s.name.clone(),
+                            index: v.index,
+                        },
+                        settings: settings.clone(),
+                    });
+                }
+            }
+        }
         Ok((Cpus::read(host)?, read_interrupts(host)?, targets))
     };
     match read() {

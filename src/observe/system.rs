@@ -12,12 +12,10 @@ use crate::host::system::TextFile;
 use crate::host::Host;
 use crate::types::IfName;
 
-/// The kernel's messages when a PF's VF BARs found no room (drivers/pci/iov.c and the
-/// resource allocator at boot).
-pub const MMIO_MESSAGES: [&str; 2] = [
-    "not enough MMIO resources for SR-IOV",
-    "no space for [mem size",
-];
+/// The kernel's message when enabling VFs found no room for their BARs (drivers/pci/iov.c).
+/// Boot-time "no space for [mem ...]" lines are not taken: the allocator may still place the
+/// BARs later, and only this one says VFs could not be created.
+pub const MMIO_MESSAGES: [&str; 1] = ["not enough MMIO resources for SR-IOV"];
 
 /// Processes whose presence a check cares about.
 pub const WATCHED: [&str; 5] = [

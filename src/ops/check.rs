@@ -353,9 +353,20 @@ fn device_rules(seen: &Configured, sys: &SystemFacts, out: &mut Vec<Finding>) {
         )),
         Some(lines) if !lines.is_empty() => {
             let realloc = has_word(cmdline, |w| w.starts_with("pci=") && w.contains("realloc"));
+            // about a configured PF: its VFs cannot be made; else another device's
+            let ours = lines.iter().any(|l| {
+                seen.state
+                    .pfs
+                    .iter()
+                    .any(|(_, s)| l.contains(&s.dev_name))
+            });
             out.push(finding(
                 "vf-bar-space",
-                Severity::Error,
+                if ours {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 None,
                 format!("the kernel log says: {}", lines.join(" | ")),
                 "the BIOS left no room for the VFs' BARs: sriov_numvfs fails with ENOMEM, no VF appears",

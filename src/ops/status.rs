@@ -594,7 +594,12 @@ fn pf_text(p: &PfView) -> String {
         };
         facts.push(format!("bond {}{lag}", b.name));
     }
-    if let Some(i) = &p.irq {
+    if let Some(i) = p.irq.as_ref().filter(|i| i.queue_irqs == 0) {
+        facts.push(format!(
+            "no queue IRQs on the PF or its {} VF netdev(s) (none requested yet)",
+            i.devices.saturating_sub(1)
+        ));
+    } else if let Some(i) = &p.irq {
         facts.push(format!(
             "{} queue IRQs on the PF and {} VF netdev(s), {} on the local CPUs {}{}",
             i.queue_irqs,
