@@ -6,12 +6,12 @@
 use anyhow::Result;
 
 use super::irq::{read_interrupts, Cpus};
-use super::{observe, observe_irq, Facts, HostState};
+use super::{facts, observe_irq, observe_pf_in, Facts, HostState, Switches};
 use crate::config::{Config, PfConfig};
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::select::irq::{Role, Settings, Target as IrqTarget};
-use crate::select::{Resolved, Target};
+use crate::select::Resolved;
 use crate::types::IfName;
 
 /// A configured PF that could not be observed.
@@ -50,6 +50,7 @@ pub fn observe_configured<'c>(
         irq: vec![],
     };
     let mut unobserved = vec![];
+    let mut switches = Switches::default();
     for r in resolved {
         let Some(name) = r.name.clone() else {
             unobserved.push(Unobserved {
@@ -59,23 +60,39 @@ pub fn observe_configured<'c>(
             });
             continue;
         };
-        let t = Target { cfg: r.cfg, name };
-        match observe(host, kernel, cfg, std::slice::from_ref(&t)) {
-            Ok(one) => {
-                let f = one.facts;
-                state.facts.vf_info.extend(f.vf_info);
-                state.facts.hw_tc.extend(f.hw_tc);
-                state.facts.guids.extend(f.guids);
-                state.facts.lag_active.extend(f.lag_active);
-                state.pfs.extend(one.pfs);
-            }
+        match observe_pf_in(host, kernel, &name, &mut switches) {
+            Ok(st) => state.pfs.push((r.cfg, st)),
             Err(e) => unobserved.push(Unobserved {
                 cfg: r.cfg,
-                name: Some(t.name),
+                name: Some(name),
                 why: format!("{e:#}"),
             }),
         }
     }
+    // one PF's facts failing to read is that PF's failure too
+    let mut kept = vec![];
+    for (pc, st) in std::mem::take(&mut state.pfs) {
+        let one = [(pc, st)];
+        match facts(host, kernel, cfg, &one) {
+            Ok(f) => {
+                state.facts.vf_info.extend(f.vf_info);
+                state.facts.hw_tc.extend(f.hw_tc);
+                state.facts.guids.extend(f.guids);
+                state.facts.lag_active.extend(f.lag_active);
+                let [pf] = one;
+                kept.push(pf);
+            }
+            Err(e) => {
+                let [(pc, st)] = one;
+                unobserved.push(Unobserved {
+                    cfg: pc,
+                    name: Some(st.name),
+                    why: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    state.pfs = kept;
     let mut out = Configured {
         state,
         unobserved,
