@@ -32,8 +32,7 @@ use crate::types::IfName;
 /// meaning or goes away; new fields may appear within a version.
 pub const JSON_VERSION: u32 = 1;
 
-const AFTER_HELP: &str = concat!(
-    "\
+const AFTER_HELP: &str = "\
 Exit status:
   status   0 the host matches the config, 1 it differs (each difference is listed),
            2 usage or configuration error
@@ -44,9 +43,10 @@ Exit status:
 
 Nothing is written, except the file of `metrics --textfile DIR`.
 
-",
-    cli::help_environment!()
-);
+Environment:
+  SRIOV_OFFLOAD_ROOT  prefix for /sys, /proc, /run and /etc (fixture trees in tests)
+
+Config: /etc/sriov-offload/config.toml and /etc/sriov-offload/conf.d/*.toml (sorted, later wins).";
 
 #[derive(clap::Parser, Debug)]
 #[command(
@@ -65,9 +65,11 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
-    /// Per configured PF, desired against observed: VFs, eswitch, representors, each VF's
-    /// driver, netdev, MAC and use, GUIDs, LAG, hw-tc-offload, IRQ placement, the ready marker
-    /// and who holds the lock. Exit 1 when anything differs.
+    /// Desired against observed, per configured PF; exit 1 on any difference.
+    ///
+    /// VFs, eswitch, representors, each VF's driver, netdev, MAC and use, GUIDs, LAG,
+    /// hw-tc-offload, IRQ placement, the ready marker and who holds the lock; then every
+    /// difference, named.
     Status {
         /// The versioned JSON document instead of the table.
         #[arg(long)]
@@ -75,24 +77,26 @@ pub enum Cmd {
         /// Configured PFs or bonds to show (default: every configured PF).
         interfaces: Vec<String>,
     },
-    /// Prerequisites and conflicts: IOMMU, SR-IOV in firmware, VF BAR space, drivers, eswitch
-    /// support, OVS hw-offload, irqbalance, NetworkManager/networkd, .link files, seed-era
-    /// scripts, the target's enablement, the config. Each finding: severity, what was seen,
-    /// why it matters, the fix.
+    /// Prerequisites and conflicts, each with its fix; exit 1 on an error finding.
+    ///
+    /// IOMMU, SR-IOV in firmware, VF BAR space, drivers, eswitch support, OVS hw-offload,
+    /// irqbalance, NetworkManager/networkd, .link files, seed-era scripts, the target's
+    /// enablement, the config. Each finding: severity, what was seen, why it matters, the fix.
     Check {
         #[arg(long)]
         json: bool,
     },
-    /// The whole host's plan (vf-pre, vf-post, irq-tune) as it stands, without changing
-    /// anything.
+    /// What vf-pre, vf-post and irq-tune would do now, for the whole host; changes nothing.
     Plan {
         #[arg(long)]
         json: bool,
         /// Configured PFs or bonds to plan (default: every configured PF).
         interfaces: Vec<String>,
     },
-    /// Prometheus metrics: per PF desired/observed VFs, bound VFs, representors; the marker;
-    /// the boot binaries' last run and runs/failures since boot.
+    /// Prometheus metrics (stdout, or node_exporter's textfile directory).
+    ///
+    /// Per PF desired/observed VFs, bound VFs, representors; the marker; the boot binaries'
+    /// last run and runs/failures since boot.
     Metrics {
         /// Write DIR/sriov_offload.prom atomically (node_exporter's textfile collector)
         /// instead of printing.
