@@ -1,10 +1,10 @@
 //! The plan of a whole observed host, for the readers over one [`HostState`] (the operator
 //! tool's status and plan, the metrics): per PF what vf-pre and vf-post would do now, and
-//! what they would do if nothing were in use (the differences a refusal hides); per irq-tune
-//! device its plan. Pure.
+//! what they would do if nothing were in use (the differences a refusal hides). Pure.
+//! irq-tune's devices are planned by `irq::plan::plan`; this module does not import
+//! `irq`, whose binary code records runs through `metrics`, which reads this one.
 
 use crate::config::{BondConfig, Config, PfConfig};
-use crate::irq::plan::{plan_device, DevicePlan};
 use crate::observe::{HostState, PfState};
 use crate::plan::{plan_pf, Input, Phase, Refusal, Step};
 use crate::types::IfName;
@@ -64,9 +64,4 @@ pub fn plan_pfs<'s>(cfg: &Config, state: &'s HostState) -> Vec<PfPlan<'s>> {
             }
         })
         .collect()
-}
-
-/// irq-tune's plan for each of the state's devices, in its order.
-pub fn plan_tune(state: &HostState) -> Vec<DevicePlan> {
-    state.irq.iter().map(plan_device).collect()
 }

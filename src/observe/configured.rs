@@ -32,7 +32,7 @@ pub struct Configured<'c> {
     pub irq_unread: Vec<(IfName, String)>,
 }
 
-/// Observes `resolved` (from [`select::resolve`], possibly filtered) one PF at a time, and
+/// Observes `resolved` (from [`crate::select::resolve`], possibly filtered) one PF at a time, and
 /// with `irq` also irq-tune's view of them and their VF netdevs.
 pub fn observe_configured<'c>(
     host: &Host,

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::JSON_VERSION;
 use crate::config::Config;
-use crate::hostplan::{plan_pfs, plan_tune};
+use crate::hostplan::plan_pfs;
+use crate::irq::plan::plan as plan_tune;
 use crate::observe::configured::Configured;
 use crate::plan::Step;
 

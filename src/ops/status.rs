@@ -9,8 +9,8 @@ use super::table::{columns, dash, ranges, utc, wrap};
 use super::JSON_VERSION;
 use crate::config::{Bind, Config, EswitchMode};
 use crate::host::Host;
-use crate::hostplan::{bond_ctx, plan_pfs, plan_tune, PfPlan};
-use crate::irq::plan::{DevicePlan, Step as TuneStep};
+use crate::hostplan::{bond_ctx, plan_pfs, PfPlan};
+use crate::irq::plan::{plan as plan_tune, DevicePlan, Step as TuneStep};
 use crate::marker::{self, Status as Marker};
 use crate::observe::configured::Configured;
 use crate::plan::Step;
@@ -67,7 +67,7 @@ pub struct IrqView {
     pub managed: usize,
     /// The PF's local CPUs and where they come from.
     pub local_cpus: String,
-    /// irq-tune steps pending ([tune] configured and not applied).
+    /// irq-tune steps pending (`[tune]` configured and not applied).
     pub tune_steps: usize,
 }
 
