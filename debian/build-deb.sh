@@ -12,4 +12,6 @@ target=${CARGO_TARGET_DIR:-target}
 [ "${SRIOV_DEB_NO_BUILD:-0}" = 1 ] || cargo build --release --bins
 rm -rf "$target/release/generated"
 "$target/release/sriov-offload" generate-docs "$target/release/generated"
+# Debian policy: man pages compressed with gzip -9n (no name or time stamp: reproducible)
+gzip -9n "$target/release/generated/man/"*.1
 exec cargo deb --no-build "$@"

@@ -57,7 +57,7 @@ out=$(sriov-offload metrics 2>&1)
 printf '%s\n' "$out" | grep -v '^#' | sed 's/^/#   | /'
 check_contains "metrics: ready" "sriov_offload_ready 1" "$out"
 check_contains "metrics: eth1's VFs" 'sriov_offload_vfs{pf="eth1",device="0000:81:00.0"} 4' "$out"
-check "the .deb installed the man page and completions" test -f /usr/share/man/man1/sriov-offload.1 \
+check "the .deb installed the man page and completions" test -f /usr/share/man/man1/sriov-offload.1.gz \
     -a -f /usr/share/bash-completion/completions/sriov-offload
 
 log "--- drift: echo 0 > sriov_numvfs of eth1 (0000:81:00.0), by hand"
