@@ -2,24 +2,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sriov_offload::{cli, host::Host, marker, types::parse_duration};
-
-#[derive(Parser)]
-#[command(
-    version,
-    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored."
-)]
-struct Args {
-    /// How long to wait, e.g. 90s, 10m.
-    #[arg(long, default_value = "600s", value_parser = parse_duration)]
-    timeout: std::time::Duration,
-    /// Print the marker's content when done.
-    #[arg(short, long)]
-    verbose: bool,
-}
+use sriov_offload::{cli, host::Host, marker};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = cli::WaitArgs::parse();
     let host = Host::from_env();
     match marker::wait(&host, args.timeout) {
         Ok(marker::Status::Ready(m)) => {

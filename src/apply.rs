@@ -105,13 +105,11 @@ fn select<'c>(
                 // ifupdown2 brings a bond's slaves up before the bond: a slave's post-up is
                 // too early for the bond's post steps (LAG, mode after bond). The bond's own
                 // post-up does them; until it is enslaved, the slave's post-up is not ours.
-                if opts.phase == Phase::Post {
-                    if let Some(b) = cfg.bond_of(i.as_str()) {
-                        let enslaved = host.netdev(i).master()?.as_ref() == Some(&b.name);
-                        if !enslaved && !opts.reapply {
-                            continue;
-                        }
-                    }
+                if opts.phase == Phase::Post
+                    && !opts.reapply
+                    && select::awaiting_bond(host, cfg, i)?.is_some()
+                {
+                    continue;
                 }
                 add(r)?;
             }

@@ -12,7 +12,7 @@ use crate::host::Host;
 use crate::log::Log;
 use crate::plan::Phase;
 use crate::types::IfName;
-use crate::wait::Timeout;
+use crate::wait::{NoEvents, Timeout};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -79,6 +79,62 @@ pub struct FlowArgs {
     pub interfaces: Vec<String>,
 }
 
+/// What `--help` and the man page say about each of the two flow binaries.
+pub const VF_PRE_ABOUT: &str = "Before a PF is enslaved (ifupdown pre-up, sriov-offload-pre.service): VF count, driver autoprobe, eswitch mode when configured before the bond, VF MAC/VLAN/trust";
+pub const VF_POST_ABOUT: &str = "After enslavement (ifupdown post-up, sriov-offload-post.service): eswitch mode, LAG and representor waits, IB GUIDs, VF binding, hw-tc-offload, VF map, readiness marker";
+
+/// `vf-pre`'s or `vf-post`'s command line (one [`FlowArgs`], named and described per tool).
+pub fn flow_command(tool: &'static str) -> clap::Command {
+    use clap::CommandFactory;
+    FlowArgs::command()
+        .name(tool)
+        .bin_name(tool)
+        .about(if tool == "vf-pre" {
+            VF_PRE_ABOUT
+        } else {
+            VF_POST_ABOUT
+        })
+}
+
+/// Parses `vf-pre`'s or `vf-post`'s arguments (exits on `--help` or a usage error).
+pub fn parse_flow_args(tool: &'static str) -> FlowArgs {
+    use clap::FromArgMatches;
+    FlowArgs::from_arg_matches(&flow_command(tool).get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// `wait-offload`'s command line.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "wait-offload",
+    version,
+    about = "Blocks until this boot's SR-IOV offload is ready (exit 0), failed (1) or the timeout passes (3)",
+    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored."
+)]
+pub struct WaitArgs {
+    /// How long to wait, e.g. 90s, 10m.
+    #[arg(long, default_value = "600s", value_parser = crate::types::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Print the marker's content when done.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `sriov-offload-generator`'s command line (systemd passes three directories).
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "sriov-offload-generator",
+    version,
+    about = "systemd generator for sriov-offload (see systemd.generator(7))",
+    after_help = "Writes into NORMAL_DIR: sriov-offload-pre.service.d/50-devices.conf (the configured PFs' device units), UNIT.d/50-sriov-offload.conf (Requires= + After= sriov-offload.target) for each unit of [boot] before, and 50-timeout.conf for pre/post when [defaults] timeout needs it.\n\nExit status: 0 (also on a config error, which is written to /dev/kmsg), 1 output not writable, 2 usage.\n\nEnvironment:\n  SRIOV_OFFLOAD_ROOT  prefix for /etc and /dev/kmsg (tests)"
+)]
+pub struct GeneratorArgs {
+    /// Generator output directory for normal-priority units.
+    pub normal_dir: PathBuf,
+    /// Early and late directories (passed by systemd, unused).
+    #[arg(num_args = 0..=2)]
+    pub other_dirs: Vec<PathBuf>,
+}
+
 pub fn load_config(host: &Host, common: &Common) -> Result<Config, ConfigError> {
     let files = match &common.config {
         Some(f) => vec![f.clone()],
@@ -115,25 +171,38 @@ pub fn interfaces(args: &[String]) -> Result<Vec<IfName>, String> {
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     if e.chain().any(|c| c.is::<ConfigError>()) {
         EXIT_USAGE
-    } else if e.chain().any(|c| c.is::<Timeout>()) {
+    } else if e.chain().any(|c| c.is::<Timeout>() || c.is::<NoEvents>()) {
         EXIT_TIMEOUT
     } else {
         EXIT_FAILED
     }
 }
 
-/// `vf-pre` and `vf-post`: the whole binary but argument parsing.
+/// `vf-pre` and `vf-post`: the whole binary but argument parsing. A run that acted on
+/// configured PFs (not a dry run, not an interface we do not configure) is recorded for the
+/// metrics when `[metrics] textfile_dir` is configured.
 pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
+    let start = std::time::Instant::now();
     let log = Log::new(tool, args.common.verbose);
     let host = Host::from_env();
+    let dry_run = args.common.dry_run;
+    let (code, cfg, counted) = flow(phase, args, &host, &log);
+    if counted && !dry_run {
+        crate::metrics::after_run(&host, cfg.as_ref(), tool, start.elapsed(), code, &log);
+    }
+    ExitCode::from(code)
+}
+
+/// The run: (exit code, the config if it loaded, whether the run counts as one).
+fn flow(phase: Phase, args: FlowArgs, host: &Host, log: &Log) -> (u8, Option<Config>, bool) {
     let ifaces = match interfaces(&args.interfaces) {
         Ok(i) => i,
         Err(m) => {
             log.error(&m);
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
-    let cfg = match load_config(&host, &args.common) {
+    let cfg = match load_config(host, &args.common) {
         Ok(c) => c,
         Err(e) => {
             log.error(&e.to_string());
@@ -141,19 +210,20 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             // the marker (wait-offload exits 1 instead of timing out). From a shell, a hook or
             // a test it writes nothing: the exit code and message are the whole answer.
             if std::env::var_os("INVOCATION_ID").is_some() && !args.common.dry_run {
-                if let Err(me) = crate::marker::write_failed(&host, &e.to_string(), None, &log) {
+                if let Err(me) = crate::marker::write_failed(host, &e.to_string(), None, log) {
                     log.error(&format!("also failed to write the failed marker: {me:#}"));
                 }
             }
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
     if args.withdraw_gone {
-        return match apply::withdraw_gone(&host, &cfg, &log) {
-            Ok(()) => ExitCode::from(EXIT_OK),
+        // a udev RUN of its own, not a run of the flow: not counted in the run record
+        return match apply::withdraw_gone(host, &cfg, log) {
+            Ok(()) => (EXIT_OK, Some(cfg), false),
             Err(e) => {
                 log.error(&format!("{e:#}"));
-                ExitCode::from(EXIT_FAILED)
+                (EXIT_FAILED, Some(cfg), false)
             }
         };
     }
@@ -164,10 +234,29 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
         ifaces,
         reapply: args.reapply,
     };
-    match apply::run(&host, &cfg, &opts, &log) {
+    let res = apply::run(host, &cfg, &opts, log);
+    let counted = !matches!(&res, Ok(r) if r.not_ours);
+    let code = match res {
         Ok(r) if r.not_ours => {
-            log.debug("no configured PF or bond among the interfaces: nothing to do");
-            ExitCode::from(EXIT_OK)
+            let awaiting: Vec<String> = opts
+                .ifaces
+                .iter()
+                .filter(|_| phase == Phase::Post)
+                .filter_map(|i| {
+                    let b = crate::select::awaiting_bond(host, &cfg, i).ok()??;
+                    Some(format!(
+                        "{i}: not enslaved to {0} yet: the post-up of {0} does the post steps",
+                        b.name
+                    ))
+                })
+                .collect();
+            for m in &awaiting {
+                log.info(m);
+            }
+            if awaiting.is_empty() {
+                log.debug("no configured PF or bond among the interfaces: nothing to do");
+            }
+            EXIT_OK
         }
         Ok(r) if opts.dry_run => {
             if r.planned.is_empty() {
@@ -176,7 +265,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             for s in &r.planned {
                 println!("{s}");
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) => {
             let msg = format!(
@@ -191,7 +280,7 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             } else {
                 log.debug(&msg);
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Err(e) => {
             if let Some(r) = e.downcast_ref::<Refused>() {
@@ -201,7 +290,8 @@ pub fn flow_main(tool: &'static str, phase: Phase, args: FlowArgs) -> ExitCode {
             } else {
                 log.error(&format!("{e:#}"));
             }
-            ExitCode::from(exit_code(&e))
+            exit_code(&e)
         }
-    }
+    };
+    (code, Some(cfg), counted)
 }

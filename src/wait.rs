@@ -39,6 +39,28 @@ impl fmt::Display for Timeout {
 
 impl std::error::Error for Timeout {}
 
+/// A wait on a fixture tree (`SRIOV_OFFLOAD_ROOT`): no kernel is behind it to announce
+/// anything, so what is missing at the first look never appears. Nothing was waited for;
+/// exit code 3, like a timeout, since the message lists what never appeared.
+#[derive(Debug)]
+pub struct NoEvents {
+    pub what: String,
+    pub missing: Vec<String>,
+}
+
+impl fmt::Display for NoEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is not there, and on a fixture tree (SRIOV_OFFLOAD_ROOT) no kernel event can bring it: not waited for; missing: {}",
+            self.what,
+            self.missing.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for NoEvents {}
+
 const UEVENT_KERNEL_GROUP: u32 = 1; // kernel uevents (udev's own are group 2)
 
 fn subscribe(proto: SockProtocol, groups: u32, name: &str) -> Result<OwnedFd> {
@@ -67,7 +89,7 @@ pub struct Waiter {
 
 impl Waiter {
     /// Subscribes to link and device events on the running system; on a fixture tree there
-    /// are no events and a wait that is not already satisfied times out at once.
+    /// are no events and a wait that is not already satisfied fails at once ([`NoEvents`]).
     pub fn new(host: &Host) -> Result<Waiter> {
         if !host.is_real() {
             return Ok(Waiter {
@@ -141,7 +163,14 @@ impl Waiter {
                 return Ok(());
             };
             let now = Instant::now();
-            if now >= deadline || self.links.is_none() {
+            if self.links.is_none() {
+                return Err(NoEvents {
+                    what: what.to_string(),
+                    missing,
+                }
+                .into());
+            }
+            if now >= deadline {
                 return Err(Timeout {
                     what: what.to_string(),
                     after: now - start,

@@ -347,6 +347,10 @@ vfs = 7
 match = { pci = "0000:3b:00.0" }
 vfs = 4
 tune = { xps = false }
+
+[tune]
+irq_affinity = "numa-local"
+xps = true
 "#;
 
 /// 8 CPUs on two nodes (0-3, 4-7). eth1: igb on node 1 (local_cpulist 4-7), `eth1-TxRx-0..3`
@@ -501,6 +505,26 @@ fn interfaces_not_in_the_config_are_not_ours() {
 fn intel_host_plan_matches_golden() {
     let t = intel_host();
     golden("irq-intel-host.plan", &stdout_of(t.cmd().arg("--dry-run")));
+}
+
+#[test]
+fn no_tune_section_changes_nothing() {
+    // the operator's default: without [tune], irqbalance (or the driver) keeps placing IRQs
+    let t = intel_host();
+    t.config(&INTEL_CONFIG.replace("[tune]\nirq_affinity = \"numa-local\"\nxps = true\n", ""));
+    golden(
+        "irq-intel-no-tune.plan",
+        &stdout_of(t.cmd().arg("--dry-run")),
+    );
+    let before = t.snapshot();
+    let out = t.cmd().arg("-v").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("eth1: no [tune] key applies to it: irq-tune leaves it and its VFs alone"),
+        "{err}"
+    );
+    assert_eq!(changed(&before, &t.snapshot()), BTreeMap::new());
 }
 
 #[test]

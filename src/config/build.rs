@@ -31,6 +31,7 @@ pub(super) struct Builder {
     boot: BootConfig,
     /// `[ovs] hw_offload` as written (the default depends on every file's PFs).
     ovs_hw_offload: Option<bool>,
+    metrics_textfile_dir: Option<PathBuf>,
 }
 
 impl Builder {
@@ -322,6 +323,16 @@ impl Builder {
                 self.ovs_hw_offload = Some(h);
             }
         }
+        if let Some(d) = raw.metrics.and_then(|m| m.textfile_dir) {
+            let p = PathBuf::from(d.get_ref());
+            if !p.is_absolute() || p.components().any(|c| c.as_os_str() == "..") {
+                return Err(src.err(
+                    &d,
+                    "metrics.textfile_dir must be an absolute path without `..`",
+                ));
+            }
+            self.metrics_textfile_dir = Some(p);
+        }
         if let Some(bt) = raw.boot {
             if let Some(before) = bt.before {
                 let mut v = vec![];
@@ -382,6 +393,7 @@ impl Builder {
             pf_tune: self.pf_tune,
             boot: self.boot,
             ovs,
+            metrics_textfile_dir: self.metrics_textfile_dir,
             sources: files.to_vec(),
         })
     }

@@ -288,6 +288,9 @@ pub struct Config {
     pub pf_tune: BTreeMap<PfMatch, TuneConfig>,
     pub boot: BootConfig,
     pub ovs: OvsConfig,
+    /// `[metrics] textfile_dir`: where the boot binaries refresh `sriov_offload.prom` after
+    /// each run (node_exporter's textfile collector directory).
+    pub metrics_textfile_dir: Option<PathBuf>,
     /// Files read, in order.
     pub sources: Vec<PathBuf>,
 }
@@ -304,6 +307,7 @@ impl Default for Config {
             pf_tune: BTreeMap::new(),
             boot: BootConfig::default(),
             ovs: OvsConfig::default(),
+            metrics_textfile_dir: None,
             sources: vec![],
         }
     }

@@ -20,6 +20,7 @@ pub(super) struct RawFile {
     pub(super) tune: Option<RawTune>,
     pub(super) boot: Option<RawBoot>,
     pub(super) ovs: Option<RawOvs>,
+    pub(super) metrics: Option<RawMetrics>,
 }
 
 #[derive(Deserialize)]
@@ -108,4 +109,10 @@ pub(super) struct RawBoot {
     pub(super) before: Option<Vec<Spanned<String>>>,
     pub(super) legacy_marker: Option<Spanned<String>>,
     pub(super) unmanage_vfs: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) textfile_dir: Option<Spanned<String>>,
 }

@@ -15,6 +15,8 @@ pub mod ovs;
 pub mod pci;
 pub mod run;
 mod safe;
+pub mod stats;
+pub mod system;
 pub mod systemd;
 
 pub use cpu::Irq;

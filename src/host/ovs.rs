@@ -8,7 +8,15 @@ use anyhow::Result;
 
 use super::Host;
 
+/// `ovs-vswitchd`, whose presence means OVS is installed.
+const VSWITCHD: &str = "/usr/sbin/ovs-vswitchd";
+
 impl Host {
+    /// Open vSwitch is installed (its daemon's binary exists under the root).
+    pub fn ovs_installed(&self) -> bool {
+        self.installed(VSWITCHD)
+    }
+
     /// The OVSDB server's unix socket (`ovsdb-server --remote=punix:…`).
     pub fn ovsdb_socket(&self) -> PathBuf {
         self.run("openvswitch/db.sock")

@@ -39,7 +39,7 @@ use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::observe;
 use crate::observe::irq::{read_interrupts, Cpus};
-use crate::select::irq::targets;
+use crate::select::irq::{targets, Role};
 use crate::types::IfName;
 
 pub struct Options {
@@ -80,8 +80,23 @@ pub fn run(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<Repor
     for n in notes {
         log.warn(&n);
     }
+    let ours = !targets.is_empty();
+    // no [tune] key for a PF: it and its VFs are left alone, unobserved
+    let (idle, targets): (Vec<_>, Vec<_>) =
+        targets.into_iter().partition(|t| t.settings.is_empty());
+    for t in idle.iter().filter(|t| t.role == Role::Pf) {
+        let n = format!(
+            "{}: no [tune] key applies to it: irq-tune leaves it and its VFs alone",
+            t.ifname
+        );
+        if opts.dry_run {
+            r.planned.push(format!("# {n}"));
+        } else {
+            log.debug(&n);
+        }
+    }
     if targets.is_empty() {
-        r.not_ours = !opts.ifaces.is_empty();
+        r.not_ours = !ours && !opts.ifaces.is_empty();
         r.elapsed = start.elapsed();
         return Ok(r);
     }
@@ -147,11 +162,16 @@ Exit status:
     about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs and their VFs",
     long_about = "NUMA-local IRQ affinity and XPS, channels, rings and RSS hash for configured PFs \
 and their VFs ([tune] in the config, `tune = { ... }` in a [[pf]] overrides it).\n\n\
-Queue vectors (mlx5_comp<N>@pci:<BDF>, <ifname>-TxRx-N, -rx-N, -tx-N) are spread one CPU each \
-over the CPUs local to the device (local_cpulist ∩ online; all online CPUs when the NUMA node is \
-unknown); tx-N's xps_cpus follows queue N's vector. Only values that differ are written. \
-Managed IRQs keep the kernel's placement (a warning). Channels, rings and RSS need the running \
-kernel (not done on a SRIOV_OFFLOAD_ROOT fixture tree).\n\n\
+Only what [tune] sets is changed: with no [tune] section irq-tune changes nothing. With \
+irq_affinity = \"numa-local\", queue vectors (mlx5_comp<N>@pci:<BDF>, <ifname>-TxRx-N, -rx-N, \
+-tx-N) are spread one CPU each over the CPUs local to the device (local_cpulist ∩ online; all \
+online CPUs when the NUMA node is unknown); with xps = true, tx-N's xps_cpus follows queue N's \
+vector. Only values that differ are written. Managed IRQs keep the kernel's placement (a \
+warning). Channels, rings and RSS need the running kernel (not done on a SRIOV_OFFLOAD_ROOT \
+fixture tree).\n\n\
+irqbalance rewrites IRQ affinity every 10 s: with irq_affinity set, stop it (systemctl disable \
+--now irqbalance) or keep it off these devices' IRQs (IRQBALANCE_ARGS=--banirq=N in \
+/etc/default/irqbalance); `sriov-offload check` warns while it runs.\n\n\
 Never waits: safe as a udev RUN program for a new VF netdev.",
     after_help = AFTER_HELP
 )]
@@ -163,32 +183,46 @@ pub struct Args {
     pub interfaces: Vec<String>,
 }
 
-/// `irq-tune`: the whole binary but argument parsing.
+/// `irq-tune`: the whole binary but argument parsing. A run that acted on configured devices
+/// is recorded for the metrics when `[metrics] textfile_dir` is configured.
 pub fn main(args: Args) -> ExitCode {
+    let start = Instant::now();
     let log = Log::new("irq-tune", args.common.verbose);
     let host = Host::from_env();
+    let dry_run = args.common.dry_run;
+    let (code, cfg, counted) = tune_main(args, &host, &log);
+    if counted && !dry_run {
+        crate::metrics::after_run(&host, cfg.as_ref(), "irq-tune", start.elapsed(), code, &log);
+    }
+    ExitCode::from(code)
+}
+
+/// The run: (exit code, the config if it loaded, whether the run counts as one).
+fn tune_main(args: Args, host: &Host, log: &Log) -> (u8, Option<Config>, bool) {
     let ifaces = match cli::interfaces(&args.interfaces) {
         Ok(i) => i,
         Err(m) => {
             log.error(&m);
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
-    let cfg = match cli::load_config(&host, &args.common) {
+    let cfg = match cli::load_config(host, &args.common) {
         Ok(c) => c,
         Err(e) => {
             log.error(&e.to_string());
-            return ExitCode::from(EXIT_USAGE);
+            return (EXIT_USAGE, None, false);
         }
     };
     let opts = Options {
         dry_run: args.common.dry_run,
         ifaces,
     };
-    match run(&host, &cfg, &opts, &log) {
+    let res = run(host, &cfg, &opts, log);
+    let counted = !matches!(&res, Ok(r) if r.not_ours);
+    let code = match res {
         Ok(r) if r.not_ours => {
             log.debug("no configured PF, bond or VF of one among the interfaces: nothing to do");
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) if opts.dry_run => {
             for l in &r.planned {
@@ -197,7 +231,7 @@ pub fn main(args: Args) -> ExitCode {
             if !r.planned.iter().any(|l| !l.starts_with('#')) {
                 println!("nothing to do");
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Ok(r) => {
             let msg = format!(
@@ -212,7 +246,7 @@ pub fn main(args: Args) -> ExitCode {
             } else {
                 log.debug(&msg);
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Err(e) => {
             if let Some(f) = e.downcast_ref::<Failed>() {
@@ -222,10 +256,11 @@ pub fn main(args: Args) -> ExitCode {
             } else {
                 log.error(&format!("{e:#}"));
             }
-            ExitCode::from(match cli::exit_code(&e) {
+            match cli::exit_code(&e) {
                 EXIT_USAGE => EXIT_USAGE,
                 _ => EXIT_FAILED,
-            })
+            }
         }
-    }
+    };
+    (code, Some(cfg), counted)
 }

@@ -392,7 +392,12 @@ mod tests {
                 ifname: "eth1".parse().unwrap(),
                 pci: "0000:01:00.0".into(),
                 role,
-                settings: Settings::from_config(&TuneConfig::default()).unwrap(),
+                settings: Settings::from_config(&TuneConfig {
+                    irq_affinity: Some(true),
+                    xps: Some(true),
+                    ..TuneConfig::default()
+                })
+                .unwrap(),
             },
             local: LocalCpus {
                 cpus: set(local),
@@ -415,6 +420,14 @@ mod tests {
             xps: (0..4).map(|q| (q, CpuSet::new())).collect(),
             kernel: None,
         }
+    }
+
+    #[test]
+    fn no_tune_keys_plan_nothing() {
+        let mut d = dev(Role::Pf, "0-1", vec![(10, QueueKind::TxRx, 0, "0-7")]);
+        d.target.settings = Settings::from_config(&TuneConfig::default()).unwrap();
+        assert!(d.target.settings.is_empty());
+        assert_eq!(plan_device(&d).steps, vec![]);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! fixture trees describe a host fully) and the kernel facade (netlink adds what sysfs lacks on
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
+pub mod configured;
 pub mod irq;
 pub mod ovs;
+pub mod system;
 
 use std::collections::BTreeMap;
 
@@ -174,6 +176,38 @@ fn pf_number(netdev: &NetdevState, dev_name: &str) -> u32 {
 }
 
 pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &IfName) -> Result<PfState> {
+    observe_pf_in(host, kernel, name, &mut Switches::default())
+}
+
+/// Every netdev's `phys_switch_id` and `phys_port_name`, read once on first use and shared by
+/// the PFs of one observation: without devlink each PF's representors are found among all
+/// netdevs, and a host with 256 VFs has over 500 of them.
+#[derive(Default)]
+pub struct Switches(Option<Vec<(IfName, String, Option<String>)>>);
+
+impl Switches {
+    fn get(&mut self, host: &Host) -> Result<&[(IfName, String, Option<String>)]> {
+        if self.0.is_none() {
+            let mut v = vec![];
+            for n in host.netdevs()? {
+                // only netdevs on a switch can be representors
+                if let Some(sw) = n.phys_switch_id()? {
+                    v.push((n.name().clone(), sw, n.phys_port_name()?));
+                }
+            }
+            self.0 = Some(v);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
+}
+
+/// [`observe_pf`] with a [`Switches`] index shared across the PFs of one observation.
+pub fn observe_pf_in(
+    host: &Host,
+    kernel: &mut Kernel,
+    name: &IfName,
+    switches: &mut Switches,
+) -> Result<PfState> {
     let nd = host.netdev(name);
     let device = nd.physical_device()?;
     let dev_name = device.name().to_string();
@@ -233,7 +267,7 @@ pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &IfName) -> Result<PfS
     };
     st.reps = match kernel.vf_representors(&handle)? {
         Some(r) => r,
-        None => representors(host, &st)?,
+        None => representors_in(&st, switches.get(host)?),
     };
     Ok(st)
 }
@@ -242,27 +276,30 @@ pub fn observe_pf(host: &Host, kernel: &mut Kernel, name: &IfName) -> Result<PfS
 /// same switch (`phys_switch_id`) whose port name says `pf<X>vf<Y>` with X this PF's number.
 /// Names of netdevs are never interpreted.
 pub fn representors(host: &Host, pf: &PfState) -> Result<BTreeMap<u32, IfName>> {
+    Ok(representors_in(pf, Switches::default().get(host)?))
+}
+
+/// [`representors`] among the netdevs of a [`Switches`] index.
+fn representors_in(
+    pf: &PfState,
+    netdevs: &[(IfName, String, Option<String>)],
+) -> BTreeMap<u32, IfName> {
     let mut reps = BTreeMap::new();
     let Some(sw) = &pf.netdev.switch_id else {
-        return Ok(reps);
+        return reps;
     };
-    for n in host.netdevs()? {
-        if n.name() == &pf.name {
+    for (name, switch, port) in netdevs {
+        if name == &pf.name || switch != sw {
             continue;
         }
-        if n.phys_switch_id()?.as_ref() != Some(sw) {
-            continue;
-        }
-        let Some(port) = n.phys_port_name()? else {
-            continue;
-        };
-        if let Some((pfn, vf)) = parse_rep_port_name(&port) {
+        let Some(port) = port else { continue };
+        if let Some((pfn, vf)) = parse_rep_port_name(port) {
             if pfn.is_none_or(|p| p == pf.pf_number) {
-                reps.insert(vf, n.name().clone());
+                reps.insert(vf, name.clone());
             }
         }
     }
-    Ok(reps)
+    reps
 }
 
 /// A PF's representors as they are now: devlink's port list, or (no devlink) sysfs with the
@@ -325,7 +362,7 @@ fn guids(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>, x: &mut Facts) ->
 }
 
 /// The facts beyond sysfs for the observed PFs.
-fn facts(
+pub fn facts(
     host: &Host,
     kernel: &mut Kernel,
     cfg: &Config,
@@ -376,9 +413,10 @@ pub fn observe<'c>(
     cfg: &Config,
     targets: &[Target<'c>],
 ) -> Result<HostState<'c>> {
+    let mut switches = Switches::default();
     let pfs = targets
         .iter()
-        .map(|t| Ok((t.cfg, observe_pf(host, kernel, &t.name)?)))
+        .map(|t| Ok((t.cfg, observe_pf_in(host, kernel, &t.name, &mut switches)?)))
         .collect::<Result<Vec<_>>>()?;
     let mut facts = facts(host, kernel, cfg, &pfs)?;
     facts.ovs = ovs::observe(host, cfg, &pfs);

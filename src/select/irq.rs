@@ -22,17 +22,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults: IRQ affinity and XPS NUMA-local; channels, rings and RSS left alone unless
-    /// configured.
+    /// Every key left unset leaves its setting alone: with no `[tune]` section irq-tune
+    /// changes nothing (irqbalance or the driver keep placing IRQs). `irq_affinity =
+    /// "numa-local"` and `xps = true` turn placement on.
     pub fn from_config(t: &TuneConfig) -> Result<Settings> {
-        let affinity = t.irq_affinity.unwrap_or(true);
         Ok(Settings {
-            affinity,
-            xps: t.xps.unwrap_or(true),
+            affinity: t.irq_affinity.unwrap_or(false),
+            xps: t.xps.unwrap_or(false),
             rings: t.rings,
             channels: t.channels,
             hfunc: t.rss_hfunc.as_deref().map(str::parse).transpose()?,
         })
+    }
+
+    /// Nothing is configured: the device is left alone.
+    pub fn is_empty(&self) -> bool {
+        !self.affinity && !self.xps && !self.wants_kernel()
     }
 
     /// Channels, rings or RSS are configured: they need the kernel (ethtool).

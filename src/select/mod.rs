@@ -140,3 +140,16 @@ pub fn slave<'c, 'r>(resolved: &'r [Resolved<'c>], slave: &IfName) -> Option<&'r
         r.name.as_ref() == Some(slave) || matches!(&r.cfg.matcher, PfMatch::Name(m) if m == slave)
     })
 }
+
+/// The bond whose own `post-up` does the post steps of `iface`: a configured slave its bond has
+/// not enslaved yet (ifupdown2 brings a bond's slaves up before the bond).
+pub fn awaiting_bond<'c>(
+    host: &Host,
+    cfg: &'c Config,
+    iface: &IfName,
+) -> Result<Option<&'c BondConfig>> {
+    let Some(b) = cfg.bond_of(iface.as_str()) else {
+        return Ok(None);
+    };
+    Ok((host.netdev(iface).master()?.as_ref() != Some(&b.name)).then_some(b))
+}

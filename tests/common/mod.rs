@@ -267,6 +267,74 @@ impl Fixture {
         );
     }
 
+    /// A file of the tree (created with its directories).
+    pub fn file(&self, rel: &str, text: &str) {
+        write(&self.path(rel), text);
+    }
+
+    /// Online CPUs `cpus` on one NUMA node, the kernel release, the CPU vendor and the kernel
+    /// command line: what irq-tune and `check` read besides the devices.
+    pub fn host_basics(&self, cpus: &str, cmdline: &str) {
+        self.file("sys/devices/system/cpu/online", &format!("{cpus}\n"));
+        self.file("sys/devices/system/cpu/possible", &format!("{cpus}\n"));
+        self.file(
+            "sys/devices/system/node/node0/cpulist",
+            &format!("{cpus}\n"),
+        );
+        self.file("proc/sys/kernel/osrelease", "6.1.0-28-amd64\n");
+        self.file(
+            "proc/cpuinfo",
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6230\n",
+        );
+        self.file("proc/cmdline", &format!("{cmdline}\n"));
+        self.file("dev/kmsg", "");
+        fs::create_dir_all(self.path("sys/kernel/iommu_groups")).unwrap();
+    }
+
+    pub fn iommu_groups(&self, n: u32) {
+        for i in 0..n {
+            fs::create_dir_all(self.path(&format!("sys/kernel/iommu_groups/{i}/devices"))).unwrap();
+        }
+    }
+
+    /// `systemctl enable sriov-offload.target`.
+    pub fn enable_target(&self) {
+        link(
+            "/usr/lib/systemd/system/sriov-offload.target",
+            &self.path("etc/systemd/system/multi-user.target.wants/sriov-offload.target"),
+        );
+    }
+
+    /// A running process.
+    pub fn process(&self, pid: u32, comm: &str) {
+        self.file(&format!("proc/{pid}/comm"), &format!("{comm}\n"));
+    }
+
+    /// `n` mlx5 completion vectors per PCI function from `base` (affinity `affinity`), with
+    /// the PF's locality (`numa_node` 0, `local_cpulist`), in /proc/interrupts.
+    pub fn mlx5_irqs(&self, devs: &[(&str, u32, u32, &str)], local: &str) {
+        let mut table = String::from("            CPU0       CPU1\n");
+        for (pci, base, n, affinity) in devs {
+            let dev = self.path(&format!("sys/bus/pci/devices/{pci}"));
+            let dev = fs::canonicalize(&dev).unwrap_or(dev);
+            write(&dev.join("numa_node"), "0\n");
+            write(&dev.join("local_cpulist"), &format!("{local}\n"));
+            for q in 0..*n {
+                let irq = base + q;
+                write(&dev.join(format!("msi_irqs/{irq}")), "msix\n");
+                self.file(
+                    &format!("proc/irq/{irq}/smp_affinity_list"),
+                    &format!("{affinity}\n"),
+                );
+                table += &format!(
+                    "{irq:>4}:          0          0  IR-PCI-MSI {}-edge      mlx5_comp{q}@pci:{pci}\n",
+                    9000 + irq
+                );
+            }
+        }
+        self.file("proc/interrupts", &table);
+    }
+
     /// Writes the main config as an admin installs it: root's, 0644 whatever the umask (the
     /// loader refuses a group- or world-writable config).
     pub fn config(&self, text: &str) -> PathBuf {

@@ -68,7 +68,7 @@ D=$OV/opt/sriov-offload
 mkdir -p "$D/bin"
 # "# vm-debs: PKG..." installs packages: their files go into the overlay at the package's paths
 # (dpkg-deb -x; /lib, /sbin, /bin moved under /usr, the guest is merged-/usr) and the .debs to
-# /opt/sriov-offload/debs. `sriov-offload` is this project's .deb, built now by cargo-deb from
+# /opt/sriov-offload/debs. `sriov-offload` is this project's .deb, built now by debian/build-deb.sh from
 # the --bin-dir binaries; other names are .debs cached by mk-systemd.sh ($CACHE/debs).
 for pkg in $(sed -n 's/^# vm-debs: *//p' "$SCENARIO" | head -1); do
     mkdir -p "$D/debs"
@@ -81,8 +81,9 @@ for pkg in $(sed -n 's/^# vm-debs: *//p' "$SCENARIO" | head -1); do
             cp "$b" "$WORK/target/release/"
             strip --strip-debug "$WORK/target/release/${b##*/}" 2>/dev/null || true
         done
-        (cd "$TESTBED_DIR/../.." && CARGO_TARGET_DIR=$WORK/target cargo deb --no-build --offline \
-            --no-strip --fast -q -o "$D/debs/") >"$WORK/cargo-deb.log" 2>&1 ||
+        # debian/build-deb.sh: man pages and completions from the binaries, then cargo-deb
+        (cd "$TESTBED_DIR/../.." && CARGO_TARGET_DIR=$WORK/target SRIOV_DEB_NO_BUILD=1 \
+            debian/build-deb.sh --offline --no-strip --fast -q -o "$D/debs/") >"$WORK/cargo-deb.log" 2>&1 ||
             { cat "$WORK/cargo-deb.log" >&2; echo "testbed: cargo deb failed" >&2; exit 93; }
         deb=$(ls "$D"/debs/sriov-offload_*.deb)
     else

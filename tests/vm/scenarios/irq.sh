@@ -3,7 +3,8 @@
 # online CPUs and the log says why; VF netdevs (igbvf) are tuned too; channels and rings are
 # clamped to the device maxima through ethtool netlink; a channel change re-creates igb's
 # vectors and the new ones are placed in the same run; XPS follows the IRQs; a second run
-# writes nothing. igb requests its vectors only when the link goes up: interfaces go up first.
+# writes nothing; without a [tune] section nothing changes at all. igb requests its vectors only
+# when the link goes up: interfaces go up first.
 
 igb_pair
 ROOT_DEV=$(netdev_of "$ROOT_PF")
@@ -31,6 +32,8 @@ vfs = 2
 rss_hfunc = "toeplitz"
 rings = 8192
 channels = "numa-local"
+irq_affinity = "numa-local"
+xps = true
 EOF
 }
 
@@ -46,6 +49,19 @@ done
 # queue_irqs DEV: IRQ numbers of DEV's queue vectors (igb names them DEV-TxRx-N / -rx-N / -tx-N)
 queue_irqs() { sed -n "s/^ *\([0-9]*\):.* $1-\(TxRx\|rx\|tx\)-[0-9]*$/\1/p" /proc/interrupts; }
 cpus_of() { for i in $(queue_irqs "$1"); do cat /proc/irq/$i/smp_affinity_list; done | sort -u | tr '\n' ' '; }
+
+# the default: without a [tune] section irq-tune changes nothing
+cat >/etc/sriov-offload/config.toml <<EOF
+[[pf]]
+match = { name = "$NUMA1_DEV" }
+vfs = 2
+EOF
+before=$(cpus_of "$NUMA1_DEV")
+out=$(irq-tune -v 2>&1)
+check_eq "irq-tune without [tune] exits 0" 0 "$?"
+check_contains "without [tune] irq-tune leaves $NUMA1_DEV alone" "$NUMA1_DEV: no [tune] key applies" "$out"
+check_contains "... and writes nothing" "0 step(s), 0 write(s)" "$out"
+check_eq "$NUMA1_DEV's queue IRQs stay where they were ($before)" "$before" "$(cpus_of "$NUMA1_DEV")"
 
 # a channel change makes igb request new vectors: they are found and placed in the same run
 write_config 2

@@ -1,0 +1,683 @@
+//! `sriov-offload status`: per configured PF what the config wants against what the host has,
+//! and the differences, each one named. A difference is a step of the plan (vf-post's, as if
+//! nothing were in use, and irq-tune's) said in terms of the state; a refusal to change VFs in
+//! use is one too. The JSON document is the same data (see [`Status`]).
+
+use serde::Serialize;
+
+use super::table::{columns, dash, ranges, utc, wrap};
+use super::JSON_VERSION;
+use crate::config::{Bind, Config, EswitchMode};
+use crate::host::Host;
+use crate::hostplan::{bond_ctx, plan_pfs, PfPlan};
+use crate::irq::plan::{plan as plan_tune, DevicePlan, Step as TuneStep};
+use crate::marker::{self, Status as Marker};
+use crate::observe::configured::Configured;
+use crate::plan::Step;
+use crate::types::{GuidKind, Mac};
+
+#[derive(Serialize, Debug)]
+pub struct Want<T> {
+    pub want: T,
+    pub have: T,
+}
+
+#[derive(Serialize, Debug)]
+pub struct MarkerView {
+    /// `ready`, `failed` or `pending` (none for this boot).
+    pub state: &'static str,
+    pub boot_id: Option<String>,
+    /// Seconds since the epoch.
+    pub time: Option<u64>,
+    pub error: Option<String>,
+    pub pfs: Option<usize>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct VfView {
+    pub index: u32,
+    pub pci: Option<String>,
+    pub driver: Option<String>,
+    pub netdev: Option<String>,
+    pub mac: Option<String>,
+    pub representor: Option<String>,
+    pub reserved: bool,
+    /// Why the VF must not be reset (`VF 0 netdev ens1f0v0 is up`), if it must not.
+    pub in_use: Option<String>,
+    pub node_guid: Option<String>,
+    pub port_guid: Option<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct BondView {
+    pub name: String,
+    pub vf_lag: bool,
+    /// The mlx5 LAG state reads `active`; `None` when not configured (`vf_lag = false`).
+    pub lag_active: Option<bool>,
+    pub ib_device: Option<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct IrqView {
+    /// Netdevs irq-tune looks at: the PF and its VF netdevs.
+    pub devices: usize,
+    pub queue_irqs: usize,
+    /// Queue IRQs whose affinity is within the device's local CPUs.
+    pub on_local_cpus: usize,
+    pub managed: usize,
+    /// The PF's local CPUs and where they come from.
+    pub local_cpus: String,
+    /// irq-tune steps pending (`[tune]` configured and not applied).
+    pub tune_steps: usize,
+}
+
+#[derive(Serialize, Debug)]
+pub struct PfView {
+    /// The PF's netdev; `None` when the config's match finds none.
+    pub name: Option<String>,
+    #[serde(rename = "match")]
+    pub matcher: String,
+    pub origin: String,
+    pub present: bool,
+    pub device: Option<String>,
+    pub driver: Option<String>,
+    pub vfs: Want<u32>,
+    pub totalvfs: Option<u32>,
+    pub eswitch: Want<Option<String>>,
+    /// `devlink` or `compat` (the sysfs file of old MLNX_OFED kernels).
+    pub eswitch_source: Option<String>,
+    pub autoprobe: Option<bool>,
+    pub representors: Want<usize>,
+    pub bind: Option<String>,
+    pub bound: usize,
+    /// `have` is `None` where unknown (no ethtool on a fixture tree).
+    pub hw_tc_offload: Want<Option<bool>>,
+    pub bond: Option<BondView>,
+    /// Who holds this PF's lock (`pid 1234 (vf-post)`): a run in progress.
+    pub lock_holder: Option<String>,
+    pub irq: Option<IrqView>,
+    pub vf_list: Vec<VfView>,
+    pub matches: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Difference {
+    /// The PF's netdev (or its match when absent); `None` for the host as a whole.
+    pub pf: Option<String>,
+    /// `absent`, `vfs`, `eswitch`, `autoprobe`, `vf-props`, `lag`, `representors`, `guid`,
+    /// `bind`, `hw-tc-offload`, `refused`, `impossible`, `tune`, `marker`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// `sriov-offload status --json`, version [`JSON_VERSION`].
+#[derive(Serialize, Debug)]
+pub struct Status {
+    pub version: u32,
+    pub host: String,
+    pub config: Vec<String>,
+    /// No differences: exit 0.
+    pub matches: bool,
+    pub marker: MarkerView,
+    pub pfs: Vec<PfView>,
+    pub differences: Vec<Difference>,
+}
+
+fn marker_view(m: &Marker) -> MarkerView {
+    let (state, m) = match m {
+        Marker::Ready(m) => ("ready", m),
+        Marker::Failed(m) => ("failed", m),
+        Marker::Pending => {
+            return MarkerView {
+                state: "pending",
+                boot_id: None,
+                time: None,
+                error: None,
+                pfs: None,
+            }
+        }
+    };
+    MarkerView {
+        state,
+        boot_id: Some(m.boot_id.clone()),
+        time: Some(m.time),
+        error: m.error.clone(),
+        pfs: Some(m.pfs.len()),
+    }
+}
+
+/// The differences one PF's plan names.
+fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
+    let s = p.state;
+    let pf = Some(s.name.to_string());
+    let mut add = |kind, message: String| {
+        out.push(Difference {
+            pf: pf.clone(),
+            kind,
+            message,
+        })
+    };
+    let steps = match &p.forced {
+        Err(r) => {
+            add("impossible", r.reason.clone());
+            return;
+        }
+        Ok(steps) => steps,
+    };
+    if let Err(r) = &p.post {
+        add(
+            "refused",
+            format!("vf-pre and vf-post leave it as it is: {}", r.reason),
+        );
+    }
+    let count_change = steps.iter().any(|st| matches!(st, Step::NumVfs { .. }));
+    if count_change && s.numvfs != u32::from(p.cfg.vfs) {
+        add(
+            "vfs",
+            format!("{} VFs, want {} (sriov_numvfs)", s.numvfs, p.cfg.vfs),
+        );
+    }
+    for st in steps {
+        match st {
+            Step::Autoprobe { on: true, .. } if !count_change => add(
+                "autoprobe",
+                "sriov_drivers_autoprobe is 0 (a run stopped before its end), want 1".into(),
+            ),
+            Step::Autoprobe { .. } | Step::Unbind { .. } | Step::NumVfs { .. } => {}
+            Step::Eswitch { mode, .. } => add(
+                "eswitch",
+                format!(
+                    "eswitch {}, want {mode}",
+                    s.eswitch.map_or("none".into(), |m| m.to_string())
+                ),
+            ),
+            Step::VfProps { vf, .. } => add(
+                "vf-props",
+                format!(
+                    "VF {vf}: MAC/VLAN/trust/spoofchk/link-state differ from the config ({st})"
+                ),
+            ),
+            Step::WaitLag { bond, .. } => add("lag", format!("VF LAG of {bond} is not active")),
+            Step::WaitSlaves { bond, .. } => {
+                add("bond", format!("{} is not a slave of {bond}", s.name))
+            }
+            // OVS: the step's own words say what differs
+            Step::OvsHwOffload { .. } | Step::OvsAddBridge { .. } | Step::OvsPorts { .. } => {
+                add("ovs", st.to_string())
+            }
+            // a detach/re-attach only brackets a mode change, reported as the eswitch
+            Step::OvsDetach { .. } | Step::OvsReattach { .. } => {}
+            // what a count change brings about (new VFs need representors, GUIDs, binding)
+            // is that change's consequence, not a difference of its own
+            Step::WaitReps { .. } | Step::Guid { .. } | Step::Bind { .. } if count_change => {}
+            Step::WaitReps { vfs, .. } => add(
+                "representors",
+                format!("no representor for VF(s) {}", ranges(vfs)),
+            ),
+            Step::Guid { vf, kind, guid, .. } => add(
+                "guid",
+                format!("VF {vf} {} GUID is not {guid}", kind.file()),
+            ),
+            Step::Bind { vfs, driver, .. } => add(
+                "bind",
+                format!("VF(s) {} not bound to {driver}", ranges(vfs)),
+            ),
+            Step::HwTcOffload { .. } => add(
+                "hw-tc-offload",
+                "hw-tc-offload is off on the PF or a representor".into(),
+            ),
+        }
+    }
+}
+
+/// irq-tune's pending steps on one device, as one difference.
+fn tune_difference(d: &DevicePlan) -> Option<String> {
+    let first = d.steps.first()?;
+    let (mut aff, mut xps, mut other) = (0, 0, 0);
+    for s in &d.steps {
+        match s {
+            TuneStep::Affinity { .. } => aff += 1,
+            TuneStep::Xps { .. } => xps += 1,
+            _ => other += 1,
+        }
+    }
+    Some(format!(
+        "{}: {aff} IRQ affinity, {xps} XPS and {other} channel/ring/RSS change(s) pending for irq-tune, e.g. {first}",
+        first.ifname()
+    ))
+}
+
+pub fn build(
+    host: &Host,
+    cfg: &Config,
+    seen: &Configured,
+    whole_host: bool,
+) -> anyhow::Result<Status> {
+    let state = &seen.state;
+    let plans = plan_pfs(cfg, state);
+    let tune = plan_tune(state);
+    let marker = marker::status(host)?;
+    let mut differences = vec![];
+    let mut pfs = vec![];
+    for p in &plans {
+        let s = p.state;
+        let before = differences.len();
+        pf_differences(p, &mut differences);
+        let mut irq = IrqView {
+            devices: 0,
+            queue_irqs: 0,
+            on_local_cpus: 0,
+            managed: 0,
+            local_cpus: String::new(),
+            tune_steps: 0,
+        };
+        for (d, dp) in state
+            .irq
+            .iter()
+            .zip(&tune)
+            .filter(|(d, _)| d.target.pf() == &s.name)
+        {
+            irq.devices += 1;
+            irq.queue_irqs += d.irqs.len();
+            irq.managed += d.irqs.iter().filter(|i| i.managed).count();
+            irq.on_local_cpus += d
+                .irqs
+                .iter()
+                .filter(|i| {
+                    i.affinity
+                        .as_ref()
+                        .is_some_and(|a| !a.is_empty() && a.is_subset(&d.local.cpus))
+                })
+                .count();
+            if d.target.ifname == s.name {
+                irq.local_cpus = format!(
+                    "{} ({})",
+                    crate::cpuset::show(&d.local.cpus),
+                    d.local.source
+                );
+            }
+            irq.tune_steps += dp.steps.len();
+            if let Some(m) = tune_difference(dp) {
+                differences.push(Difference {
+                    pf: Some(s.name.to_string()),
+                    kind: "tune",
+                    message: m,
+                });
+            }
+        }
+        let bond = bond_ctx(cfg, &s.name).map(|(b, _)| BondView {
+            name: b.name.to_string(),
+            vf_lag: b.vf_lag,
+            lag_active: b.vf_lag.then(|| {
+                state
+                    .facts
+                    .lag_active
+                    .get(&s.name)
+                    .copied()
+                    .unwrap_or(false)
+            }),
+            ib_device: b.ib.as_ref().map(|i| i.device.clone()),
+        });
+        let ib = bond.as_ref().and_then(|b| b.ib_device.clone());
+        let keep = match &p.cfg.bind {
+            Some(Bind::Driver(d)) => Some(d.as_str()),
+            _ => None,
+        };
+        let info = state.facts.vf_info.get(&s.name);
+        // each VF's GUIDs are its own PF's (ib names the bond's RDMA device, for display)
+        let guid = |vf: u32, kind| {
+            ib.as_ref()
+                .and_then(|_| state.facts.guids.get(&(s.name.clone(), vf, kind)))
+                .map(|g| g.to_string())
+        };
+        let vf_list = s
+            .vfs
+            .iter()
+            .map(|v| VfView {
+                index: v.index,
+                pci: v.pci.as_ref().map(|p| p.to_string()),
+                driver: v.driver.clone(),
+                netdev: v.netdevs.first().map(|n| n.name.to_string()),
+                mac: info
+                    .and_then(|i| i.iter().find(|x| x.vf == v.index))
+                    .map(|x| Mac(x.mac).to_string())
+                    .or_else(|| v.netdevs.first().and_then(|n| n.mac.clone())),
+                representor: s.reps.get(&v.index).map(|r| r.to_string()),
+                reserved: p.cfg.reserved_vfs.contains(&(v.index as u16)),
+                in_use: s.vf_in_use(v, keep),
+                node_guid: guid(v.index, GuidKind::Node),
+                port_guid: guid(v.index, GuidKind::Port),
+            })
+            .collect();
+        let want = u32::from(p.cfg.vfs);
+        let switchdev = p.cfg.eswitch == Some(EswitchMode::Switchdev);
+        let hw_tc = switchdev && p.cfg.hw_tc_offload;
+        pfs.push(PfView {
+            name: Some(s.name.to_string()),
+            matcher: p.cfg.matcher.to_string(),
+            origin: p.cfg.origin.clone(),
+            present: true,
+            device: Some(s.dev_name.clone()),
+            driver: s.driver.clone(),
+            vfs: Want {
+                want,
+                have: s.numvfs,
+            },
+            totalvfs: s.totalvfs,
+            eswitch: Want {
+                want: p.cfg.eswitch.map(|m| m.to_string()),
+                have: s.eswitch.map(|m| m.to_string()),
+            },
+            eswitch_source: s.eswitch_source.as_ref().map(|e| {
+                match e {
+                    crate::kernel::EswitchSource::Devlink => "devlink",
+                    crate::kernel::EswitchSource::Compat => "compat",
+                }
+                .to_string()
+            }),
+            autoprobe: s.autoprobe,
+            representors: Want {
+                want: if switchdev { want as usize } else { 0 },
+                have: s.reps.len(),
+            },
+            bind: p.cfg.bind.as_ref().map(|b| match b {
+                Bind::None => "none".to_string(),
+                Bind::Driver(d) => d.clone(),
+            }),
+            bound: s.vfs.iter().filter(|v| v.driver.is_some()).count(),
+            hw_tc_offload: Want {
+                want: Some(hw_tc),
+                have: state.facts.hw_tc.get(&s.name).copied(),
+            },
+            bond,
+            lock_holder: host.lock_holder_of(&s.dev_name),
+            irq: (seen.irq_error.is_none() && irq.devices > 0).then_some(irq),
+            vf_list,
+            matches: differences.len() == before,
+        });
+    }
+    for u in &seen.unobserved {
+        let pf = u
+            .name
+            .as_ref()
+            .map_or_else(|| u.cfg.matcher.to_string(), |n| n.to_string());
+        differences.push(Difference {
+            pf: Some(pf.clone()),
+            kind: "absent",
+            message: u.why.clone(),
+        });
+        pfs.push(PfView {
+            name: u.name.as_ref().map(|n| n.to_string()),
+            matcher: u.cfg.matcher.to_string(),
+            origin: u.cfg.origin.clone(),
+            present: false,
+            device: None,
+            driver: None,
+            vfs: Want {
+                want: u32::from(u.cfg.vfs),
+                have: 0,
+            },
+            totalvfs: None,
+            eswitch: Want {
+                want: u.cfg.eswitch.map(|m| m.to_string()),
+                have: None,
+            },
+            eswitch_source: None,
+            autoprobe: None,
+            representors: Want { want: 0, have: 0 },
+            bind: None,
+            bound: 0,
+            hw_tc_offload: Want {
+                want: None,
+                have: None,
+            },
+            bond: None,
+            lock_holder: None,
+            irq: None,
+            vf_list: vec![],
+            matches: false,
+        });
+    }
+    // the marker speaks for the whole host: only when the whole host is shown
+    if whole_host && !cfg.pfs.is_empty() {
+        match &marker {
+            Marker::Failed(m) => differences.push(Difference {
+                pf: None,
+                kind: "marker",
+                message: format!(
+                    "this boot's offload failed: {}",
+                    m.error.as_deref().unwrap_or("(no error recorded)")
+                ),
+            }),
+            Marker::Pending => differences.push(Difference {
+                pf: None,
+                kind: "marker",
+                message: format!(
+                    "no ready marker for this boot ({}): vf-post has not completed",
+                    host.shown(&marker::ready_path(host)).display()
+                ),
+            }),
+            Marker::Ready(_) => {}
+        }
+    }
+    let mv = marker_view(&marker);
+    Ok(Status {
+        version: JSON_VERSION,
+        host: state.facts.hostname.clone().unwrap_or_default(),
+        config: cfg
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        matches: differences.is_empty(),
+        marker: mv,
+        pfs,
+        differences,
+    })
+}
+
+impl Status {
+    /// The human form: a summary line, one row per PF, the VFs of each PF, the differences.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let m = &self.marker;
+        let marker = match m.state {
+            "pending" => "no marker for this boot yet".to_string(),
+            state => format!(
+                "{state} since {}{}",
+                m.time.map_or("?".into(), utc),
+                m.error.as_ref().map_or(String::new(), |e| format!(": {e}"))
+            ),
+        };
+        out.push_str(&wrap(
+            "",
+            &format!(
+                "host {}: {} PF(s) configured, marker {marker}",
+                if self.host.is_empty() {
+                    "?"
+                } else {
+                    &self.host
+                },
+                self.pfs.len()
+            ),
+        ));
+        let mut rows = vec![[
+            "PF",
+            "DEVICE",
+            "VFS",
+            "ESWITCH",
+            "REPS",
+            "BOUND",
+            "HW-TC",
+            "IRQS LOCAL",
+            "STATE",
+        ]
+        .map(String::from)
+        .to_vec()];
+        for p in &self.pfs {
+            let name = p.name.clone().unwrap_or_else(|| p.matcher.clone());
+            let ndiff = self
+                .differences
+                .iter()
+                .filter(|d| d.pf.as_deref() == Some(name.as_str()))
+                .count();
+            let esw = match (&p.eswitch.want, &p.eswitch.have) {
+                (Some(w), Some(h)) if w != h => format!("{h}>{w}"),
+                (Some(w), None) => format!("none>{w}"),
+                (_, h) => dash(h.as_ref()),
+            };
+            rows.push(vec![
+                name,
+                dash(p.device.as_ref()),
+                format!("{}/{}", p.vfs.have, p.vfs.want),
+                esw,
+                format!("{}/{}", p.representors.have, p.representors.want),
+                match &p.bind {
+                    Some(b) if b != "none" => format!("{}/{} {b}", p.bound, p.vfs.want),
+                    _ => p.bound.to_string(),
+                },
+                match p.hw_tc_offload.have {
+                    Some(true) => "on".into(),
+                    Some(false) => "off".into(),
+                    None => "-".into(),
+                },
+                p.irq.as_ref().map_or("-".into(), |i| {
+                    format!("{}/{}", i.on_local_cpus, i.queue_irqs)
+                }),
+                if !p.present {
+                    "absent".into()
+                } else if ndiff == 0 {
+                    "ok".into()
+                } else {
+                    format!("{ndiff} difference(s)")
+                },
+            ]);
+        }
+        out.push_str(&columns(&rows));
+        out.push_str(
+            "(have/want in VFS, REPS and BOUND; ESWITCH have>want; IRQS LOCAL: on local CPUs/all)\n",
+        );
+        for p in self.pfs.iter().filter(|p| p.present) {
+            out.push('\n');
+            out.push_str(&pf_text(p));
+        }
+        out.push('\n');
+        if self.differences.is_empty() {
+            out.push_str("matches the config\n");
+        } else {
+            out.push_str(&format!("{} difference(s):\n", self.differences.len()));
+            for d in &self.differences {
+                let who = d.pf.as_deref().unwrap_or("host");
+                out.push_str(&wrap(&format!("  {who}: "), &d.message));
+            }
+        }
+        out
+    }
+}
+
+fn pf_text(p: &PfView) -> String {
+    let name = p.name.as_deref().unwrap_or("?");
+    let mut facts = vec![format!("{} ({})", p.matcher, p.origin)];
+    if let Some(d) = &p.driver {
+        facts.push(format!("driver {d}"));
+    }
+    if let Some(t) = p.totalvfs {
+        facts.push(format!("sriov_totalvfs {t}"));
+    }
+    if let Some(s) = &p.eswitch_source {
+        facts.push(format!("eswitch via {s}"));
+    }
+    if p.autoprobe == Some(false) {
+        facts.push("autoprobe off".into());
+    }
+    if let Some(b) = &p.bond {
+        let lag = match b.lag_active {
+            Some(true) => ", VF LAG active",
+            Some(false) => ", VF LAG not active",
+            None => "",
+        };
+        facts.push(format!("bond {}{lag}", b.name));
+    }
+    if let Some(i) = p.irq.as_ref().filter(|i| i.queue_irqs == 0) {
+        facts.push(format!(
+            "no queue IRQs on the PF or its {} VF netdev(s) (none requested yet)",
+            i.devices.saturating_sub(1)
+        ));
+    } else if let Some(i) = &p.irq {
+        facts.push(format!(
+            "{} queue IRQs on the PF and {} VF netdev(s), {} on the local CPUs {}{}",
+            i.queue_irqs,
+            i.devices.saturating_sub(1),
+            i.on_local_cpus,
+            i.local_cpus,
+            if i.managed > 0 {
+                format!(", {} managed", i.managed)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    facts.push(match &p.lock_holder {
+        Some(h) => format!("locked by {h}"),
+        None => "not locked".into(),
+    });
+    let mut out = wrap(&format!("{name}: "), &facts.join("; "));
+    if p.vf_list.is_empty() {
+        return out;
+    }
+    let guids = p
+        .vf_list
+        .iter()
+        .any(|v| v.node_guid.is_some() || v.port_guid.is_some());
+    let mut rows = vec![
+        ["VF", "PCI", "DRIVER", "NETDEV", "MAC", "REPRESENTOR", "USE"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for v in &p.vf_list {
+        let mut use_ = vec![];
+        if v.reserved {
+            use_.push("reserved".to_string());
+        }
+        if let Some(u) = &v.in_use {
+            // "VF 3 netdev x is up" → "netdev x is up"
+            let u = u.split_once(' ').map_or(u.as_str(), |(_, r)| r);
+            let u = u.split_once(' ').map_or(u, |(_, r)| r);
+            use_.push(u.to_string());
+        }
+        rows.push(vec![
+            format!("{:>2}", v.index),
+            dash(v.pci.as_ref()),
+            dash(v.driver.as_ref()),
+            dash(v.netdev.as_ref()),
+            dash(v.mac.as_ref()),
+            dash(v.representor.as_ref()),
+            if use_.is_empty() {
+                "-".into()
+            } else {
+                use_.join(", ")
+            },
+        ]);
+    }
+    for l in columns(&rows).lines() {
+        out.push_str("  ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    if guids {
+        let mut rows = vec![["VF", "NODE GUID", "PORT GUID"].map(String::from).to_vec()];
+        for v in &p.vf_list {
+            rows.push(vec![
+                format!("{:>2}", v.index),
+                dash(v.node_guid.as_ref()),
+                dash(v.port_guid.as_ref()),
+            ]);
+        }
+        for l in columns(&rows).lines() {
+            out.push_str("  ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
