@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::config::{BondConfig, Config};
+use crate::config::{BondConfig, Config, ProbeJobs};
 use crate::host::{errno_of, Host};
 use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::marker::{self, MapEntry, PfSummary};
 use crate::observe::{self, HostState, PfState};
 use crate::plan::{self, Input, Phase, Refusal, Step};
+use crate::probe;
 use crate::select::{self, Named, Resolved, Target};
 use crate::types::IfName;
 use crate::wait::Waiter;
@@ -228,6 +229,7 @@ fn run_inner(
         state: &state,
         deadline,
         log,
+        probe_jobs: cfg.probe_jobs,
     };
     let (executed, thread_writes) = ex.run(&mut kernel, &mut waiter, &stages(&plans))?;
     let ready = verify_and_publish(
@@ -380,6 +382,7 @@ struct Executor<'a> {
     state: &'a HostState<'a>,
     deadline: Instant,
     log: &'a Log,
+    probe_jobs: ProbeJobs,
 }
 
 impl Executor<'_> {
@@ -390,8 +393,8 @@ impl Executor<'_> {
             .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
         let t0 = Instant::now();
         match waiter {
-            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf)?,
-            None => exec(self.host, kernel, s, pf)?,
+            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf, self.probe_jobs)?,
+            None => exec(self.host, kernel, s, pf, self.probe_jobs)?,
         }
         self.log.step(
             s.pf().as_str(),
@@ -427,7 +430,9 @@ impl Executor<'_> {
     }
 
     /// Each PF's steps in order, PFs side by side: creating 32 VFs or probing their drivers
-    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other.
+    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other. (The
+    /// kernel runs `sriov_numvfs` writes of different PFs one after the other all the same;
+    /// `probe` lists what it serialises.)
     fn side_by_side(&self, kernel: &mut Kernel, stage: &[&Step]) -> Result<(usize, u32)> {
         let mut groups: Vec<(&IfName, Vec<&Step>)> = vec![];
         for s in stage {
@@ -623,7 +628,13 @@ fn publish(
     Ok(true)
 }
 
-fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<()> {
+fn exec(
+    host: &Host,
+    kernel: &mut Kernel,
+    step: &Step,
+    pf: &PfState,
+    probe_jobs: ProbeJobs,
+) -> Result<()> {
     let nd = host.netdev(&pf.name);
     match step {
         Step::Autoprobe { on, .. } => nd.physical_device()?.set_autoprobe(*on),
@@ -663,13 +674,12 @@ fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<(
             host.pci_driver(driver)
                 .require_loaded()
                 .with_context(|| format!("{}: cannot bind VFs to {driver}", pf.name))?;
+            // each VF's override + probe is a job of the PF's pool; `probe` says what the
+            // kernel serialises
             let dev = nd.physical_device()?;
-            for vf in vfs {
-                dev.vf(*vf)?
-                    .bind(driver)
-                    .with_context(|| format!("{}: VF {vf}", pf.name))?;
-            }
-            Ok(())
+            let jobs = probe::jobs(host, &dev, probe_jobs);
+            probe::bind_vfs(&dev, vfs, driver, jobs.n)
+                .with_context(|| format!("{} ({})", pf.name, jobs.why))
         }
         Step::HwTcOffload { .. } => {
             let on = |k: &mut Kernel, ifname: &IfName| {
@@ -699,6 +709,7 @@ fn exec_wait(
     deadline: Instant,
     step: &Step,
     pf: &PfState,
+    probe_jobs: ProbeJobs,
 ) -> Result<()> {
     match step {
         Step::WaitLag { bond, .. } => {
@@ -733,6 +744,6 @@ fn exec_wait(
                 Ok((!missing.is_empty()).then_some(missing))
             })
         }
-        _ => exec(host, kernel, step, pf),
+        _ => exec(host, kernel, step, pf, probe_jobs),
     }
 }

@@ -18,6 +18,7 @@ pub mod marker;
 pub mod netlink;
 pub mod observe;
 pub mod plan;
+pub mod probe;
 pub mod select;
 pub mod types;
 pub mod wait;
