@@ -5,7 +5,8 @@ import re
 import statistics
 import sys
 
-from report_slow import slow_section
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+from report_slow import slow_section  # noqa: E402
 
 log = open(sys.argv[1]).read().splitlines()
 host = open(sys.argv[2]).read().splitlines() if len(sys.argv) > 2 else []
