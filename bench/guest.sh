@@ -1,4 +1,4 @@
-# vm-timeout: 1500
+# vm-timeout: 2700
 # Guest side of bench/run.sh (sourced after tests/vm/lib.sh, like a scenario). One boot:
 #   A. REPS rounds of: seed (bond.offload.pre/post) | ours (vf-pre, vf-post) | floor (raw writes),
 #      each from the same reset state, order rotated per round; each verified afterwards
@@ -7,8 +7,14 @@
 #   D. start-up time and peak RSS of each binary
 #   E. sleep/poll system calls (strace -f -c)
 #   F. irq-tune
+#   G. the firmware-bound probe model (tests/vm/probe-model, delay SLOW_DELAY ms): SLOW_REPS
+#      rounds of seed | sequential floor | parallel floor | ours with probe_jobs 1, 2, 4, 8, auto,
+#      order rotated per round; VF creation against the VF count; sleeps of the pool
+#   H. scaling: 7 / 14 VFs × delays SCALE_DELAYS, SCALE_REPS rounds of the two floors and ours
 # Machine-readable lines start with "R "; bench/run.sh turns them into bench/results.md.
+# ONLY=slow runs G and H alone (a quick look at the section; results.md needs the whole run).
 : "${REPS:=5}" "${WAKE_N:=60}" "${SEED_WAKE_N:=8}" "${STARTUP_N:=60}" "${EXP_REPS:=5}"
+: "${SLOW_REPS:=5}" "${SLOW_DELAY:=300}" "${SCALE_REPS:=3}" "${SCALE_DELAYS:=100 300 1000}" "${ONLY:=}"
 P=/sys/bus/pci/devices
 H=bench-helper
 B=/opt/bench
@@ -59,6 +65,8 @@ verify() {
 }
 # field NAME LINE: value of NAME=... in a helper output line
 field() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# strace_counts FILE: "name=calls ..." from strace -c output
+strace_counts() { awk '$NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $NF != "total" {printf "%s=%s ", $NF, ($(NF-2) ~ /^[0-9]+$/ && NF >= 6 ? $(NF-2) : $(NF-1))}' "$1"; }
 
 # the VF addresses (for the floor, which does no discovery) and a first look at the flows
 reset
@@ -77,6 +85,8 @@ vf-pre --config $CFG 2>/dev/null
 vf-post --config $CFG --dry-run 2>&1 | sed 's/^/#   /'
 reset
 
+# A–F are the plain benchmark (igbvf: its probe is CPU work in the emulated guest)
+if [ "$ONLY" != slow ]; then
 # --- A. the three flows ---
 run_seed() {
     a=$($H run -- sh $B/seed/bond.offload.pre)
@@ -185,8 +195,6 @@ rm -f /run/sriov-offload/ready
 # --- E. sleeps and polls ---
 log "at $(cut -d' ' -f1 /proc/uptime)s"
 echo "== E. strace -f -c -e trace=$SC"
-# strace_counts FILE: "name=calls ..." from strace -c output
-strace_counts() { awk '$NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $NF != "total" {printf "%s=%s ", $NF, ($(NF-2) ~ /^[0-9]+$/ && NF >= 6 ? $(NF-2) : $(NF-1))}' "$1"; }
 reset
 strace -f -c -o /tmp/st-pre -e trace=$SC vf-pre --config $CFG 2>/dev/null
 strace -f -c -o /tmp/st-post -e trace=$SC vf-post --config $CFG 2>/dev/null
@@ -218,3 +226,123 @@ for i in 1 2 3; do
     echo "R irq run=$i $o"
 done
 irq-tune --config $CFG -v 2>&1 | tail -1 | sed 's/^/#   rerun: /'
+fi # A–F
+
+# --- G. the firmware-bound probe model: binding is what costs ---
+log "at $(cut -d' ' -f1 /proc/uptime)s"
+echo "== G. slow probe (delay ${SLOW_DELAY} ms): $SLOW_REPS rounds of seed, floors, ours with probe_jobs 1/2/4/auto"
+load_probe_model delay_ms=$SLOW_DELAY
+M=/sys/module/slowprobe/parameters
+# slow_cfg NAME PROBE_JOBS PF...: a config binding the PFs' 7 VFs each to the model
+slow_cfg() {
+    f=/etc/bench/$1.toml
+    n=$2
+    shift 2
+    printf '[defaults]\ntimeout = "120s"\nprobe_jobs = %s\n' "$n" >$f
+    for pf in "$@"; do printf '\n[[pf]]\nmatch = { pci = "%s" }\nvfs = 7\nbind = "slowprobe"\n' "$pf" >>$f; done
+}
+for j in 1 2 4 8; do slow_cfg slow-j$j $j $PF1 $PF2; done
+slow_cfg slow-jauto '"auto"' $PF1 $PF2
+slow_cfg slow7-jauto '"auto"' $PF1
+# on_model: VFs of the PFs bound to the model
+on_model() {
+    n=0
+    for pf in $PF1 $PF2; do
+        for v in $(vfs_of $pf); do [ "$(driver_of "$v")" = slowprobe ] && n=$((n + 1)); done
+    done
+    echo $n
+}
+# slow FLOW ROUND [N [TAG]]: one flow from the reset state, N VFs (14: both PFs; 7: PF1),
+# verified; prints "R TAG FLOW ..." (TAG: slow) with pre (creation) and post (binding) times
+# and the model's peak
+slow() {
+    reset
+    echo 0 >$M/peak
+    n=${3:-14}
+    pfs="$PF1 $PF2" vfs="$VFS1 $VFS2" cfg=-jauto
+    [ "$n" = 7 ] && pfs=$PF1 vfs=$VFS1 cfg=7-jauto
+    case $1 in
+    seed)
+        a=$($H run -- sh $B/seed/slow.offload.pre)
+        b=$($H run -- sh $B/seed/slow.offload.post)
+        pre=$(field us "$a") post=$(field us "$b") extra=
+        ;;
+    floor_seq | floor_par)
+        a=$(FLOOR_PFS=$pfs $H run -- sh $B/floor/slow-pre.sh)
+        th=1
+        [ $1 = floor_par ] && th=$n
+        b=$($H bind slowprobe $th $vfs)
+        pre=$(field us "$a") post=$(field total_us "$b") extra=
+        ;;
+    ours_*)
+        [ "$n" = 14 ] && cfg=-j${1#ours_}
+        a=$($H run -- vf-pre --config /etc/bench/slow$cfg.toml)
+        b=$($H run -- vf-post --config /etc/bench/slow$cfg.toml)
+        pre=$(field us "$a") post=$(field us "$b")
+        extra="pre_rss=$(field maxrss_kib "$a") post_rss=$(field maxrss_kib "$b") exit=$(field exit "$a")$(field exit "$b")"
+        ;;
+    esac
+    check_eq "$1 round $2 ($n VFs, ${DELAY_NOW} ms): $n VFs bound to the model" "$n" "$(on_model)"
+    echo "R ${4:-slow} $1 round=$2 n=$n delay=$DELAY_NOW pre_us=$pre post_us=$post peak=$(cat $M/peak) $extra"
+}
+# rotate K WORD...: the words rotated left by K
+rotate() {
+    k=$1
+    shift
+    i=0
+    for w in "$@"; do [ $i -ge "$k" ] && printf '%s ' "$w"; i=$((i + 1)); done
+    i=0
+    for w in "$@"; do [ $i -lt "$k" ] && printf '%s ' "$w"; i=$((i + 1)); done
+}
+DELAY_NOW=$SLOW_DELAY
+echo "== plan of ours (probe_jobs auto) from the reset state"
+reset
+vf-pre --config /etc/bench/slow-jauto.toml 2>/dev/null
+vf-post --config /etc/bench/slow-jauto.toml --dry-run 2>&1 | sed 's/^/#   /'
+FLOWS="seed floor_seq floor_par ours_1 ours_2 ours_4 ours_8 ours_auto"
+r=1
+while [ $r -le "$SLOW_REPS" ]; do
+    for f in $(rotate $(((r - 1) % 8)) $FLOWS); do slow $f $r; done
+    r=$((r + 1))
+done
+# VF creation against the VF count (autoprobe off as ours and the floor create; on as the seed):
+# a fixed part per PF (igb resets the PF) and a part per VF, to extrapolate from
+log "at $(cut -d' ' -f1 /proc/uptime)s"
+echo "== G. VF creation: sriov_numvfs 0 -> K on both PFs one after the other, K = 1, 4, 7 ($EXP_REPS rounds)"
+r=1
+while [ $r -le "$EXP_REPS" ]; do
+    for ap in 0 1; do
+        for k in 1 4 7; do
+            reset
+            echo $ap >$P/$PF1/sriov_drivers_autoprobe
+            echo $ap >$P/$PF2/sriov_drivers_autoprobe
+            o=$($H numvfs $P/$PF1/sriov_numvfs=$k $P/$PF2/sriov_numvfs=$k)
+            echo "R create ap=$ap k=$k round=$r $o"
+        done
+    done
+    r=$((r + 1))
+done
+# the pool makes no sleep call either: msleep is the kernel's, inside the probe
+reset
+vf-pre --config /etc/bench/slow-jauto.toml 2>/dev/null
+strace -f -c -o /tmp/st-slow-post -e trace=$SC vf-post --config /etc/bench/slow-jauto.toml 2>/dev/null
+check_eq "slow vf-post under strace: 14 VFs bound" 14 "$(on_model)"
+sed 's/^/#   slow vf-post | /' /tmp/st-slow-post
+echo "R strace ours_slow_post $(strace_counts /tmp/st-slow-post)"
+
+# --- H. scaling over VF count and probe delay ---
+log "at $(cut -d' ' -f1 /proc/uptime)s"
+echo "== H. scaling: 7 (one PF) and 14 VFs x delays $SCALE_DELAYS ms, $SCALE_REPS rounds of floor_seq, floor_par, ours_auto"
+r=1
+while [ $r -le "$SCALE_REPS" ]; do
+    for d in $SCALE_DELAYS; do
+        echo "$d" >$M/delay_ms
+        DELAY_NOW=$d
+        for n in 7 14; do
+            for f in $(rotate $(((r - 1) % 3)) floor_seq floor_par ours_auto); do slow $f $r $n scale; done
+        done
+    done
+    r=$((r + 1))
+done
+echo "$SLOW_DELAY" >$M/delay_ms
+reset

@@ -5,6 +5,9 @@ import re
 import statistics
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+from report_slow import slow_section  # noqa: E402
+
 log = open(sys.argv[1]).read().splitlines()
 host = open(sys.argv[2]).read().splitlines() if len(sys.argv) > 2 else []
 load = open(sys.argv[3]).read().strip().splitlines() if len(sys.argv) > 3 else []
@@ -124,6 +127,9 @@ p(f"- Target ours ≤ 1.05 × floor + start-up of vf-pre and vf-post = 1.05 × {
   f"{ms(su_pre)} + {ms(su_post)} = {ms(budget)} ms: **{'met' if met else 'missed'}** "
   f"({ms(med(tot['ours']))} ms); zero sleep calls: **{'met' if sleeps_ours == 0 else 'missed'}** "
   f"({sleeps_ours} sleeps; {polls_ours} poll(2) calls: see below).")
+p(f"- Target (issue 17) ours ≤ 1.05 × floor, with the probe pool (`probe_jobs` auto: igbvf "
+  f"probes 4 at a time per PF here, the floor one after the other): "
+  f"**{'met' if r_of <= 1.05 else 'missed'}** ({r_of:.2f}×).")
 p("")
 
 # --- per-VF costs ---
@@ -175,7 +181,7 @@ p("| experiment | total (ms) | vs sequential |")
 p("|---|---:|---:|")
 b1 = e_tot("bind14_t1")
 rows = [("14 VFs (2 PFs), one thread (sequential)", "bind14_t1", b1),
-        ("14 VFs, one thread per PF (what `apply` does for PFs)", "bind14_perpf", b1),
+        ("14 VFs, one thread per PF (ours with `probe_jobs = 1`)", "bind14_perpf", b1),
         ("14 VFs, 2 threads over all VFs", "bind14_t2", b1),
         ("14 VFs, 4 threads", "bind14_t4", b1),
         ("14 VFs, 14 threads", "bind14_t14", b1)]
@@ -281,4 +287,5 @@ if irq:
       + ". The first run changes rings, which makes igb reset each device (the kernel's cost); "
       "later runs find nothing to change.")
     p("")
+out += slow_section(log)
 print("\n".join(out))

@@ -1,13 +1,18 @@
 #!/bin/bash
-# Boot-time benchmark (issue 8): the seed's bond.offload.pre/post, ours (vf-pre + vf-post) and the
-# kernel floor (raw sysfs writes) side by side in ONE boot of the test bed VM (tests/vm), plus
-# per-VF costs, parallel binding, wait-offload's wake-up, start-up, peak RSS and sleep calls.
+# Boot-time benchmark (issues 8 and 17): the seed's bond.offload.pre/post, ours (vf-pre + vf-post)
+# and the kernel floor (raw sysfs writes) side by side in ONE boot of the test bed VM (tests/vm),
+# plus per-VF costs, parallel binding, wait-offload's wake-up, start-up, peak RSS and sleep calls;
+# then the same with the test bed's firmware-bound probe model (tests/vm/probe-model): seed,
+# sequential and parallel floors, ours with probe_jobs 1/2/4/auto, and a scaling table.
 # Writes bench/results.md and prints it; the guest's raw output goes to bench/last-run.log.
 #
 #   bench/run.sh            (as root on Debian bookworm, like tests/vm/demo.sh)
 #
 # Knobs (environment): BENCH_REPS (5 rounds of the three flows), BENCH_WAKE_N (60),
-# BENCH_SEED_WAKE_N (8), BENCH_STARTUP_N (60), BENCH_EXP_REPS (5). Not part of CI.
+# BENCH_SEED_WAKE_N (8), BENCH_STARTUP_N (60), BENCH_EXP_REPS (5); slow probe: BENCH_SLOW_REPS (5),
+# BENCH_SLOW_DELAY (300 ms), BENCH_SCALE_REPS (3), BENCH_SCALE_DELAYS ("100 300 1000");
+# BENCH_ONLY=slow runs only the slow-probe sections and prints the guest output (results.md and
+# the logs stay as they are). Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "bench/run.sh: needs python3 (for the table)" >&2; exit 1; }
@@ -26,8 +31,15 @@ cp bench/etc/ours.toml "$work/bench.d/etc/bench/"
     sed -n '1p' bench/guest.sh # the vm-timeout line
     echo "REPS=${BENCH_REPS:-5} WAKE_N=${BENCH_WAKE_N:-60} SEED_WAKE_N=${BENCH_SEED_WAKE_N:-8}"
     echo "STARTUP_N=${BENCH_STARTUP_N:-60} EXP_REPS=${BENCH_EXP_REPS:-5}"
+    echo "SLOW_REPS=${BENCH_SLOW_REPS:-5} SLOW_DELAY=${BENCH_SLOW_DELAY:-300} SCALE_REPS=${BENCH_SCALE_REPS:-3}"
+    echo "SCALE_DELAYS='${BENCH_SCALE_DELAYS:-100 300 1000}' ONLY=${BENCH_ONLY:-}"
     sed '1d' bench/guest.sh
 } >"$work/bench.sh"
+if [ "${BENCH_ONLY:-}" = slow ]; then
+    rc=0
+    tests/vm/run-scenario.sh --bin-dir "$work/bin" "$work/bench.sh" || rc=$?
+    exit $rc
+fi
 
 # start-up on the build host itself (no emulation): the same spawn → wait4 measurement
 R=$CARGO_TARGET_DIR/release

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::config::{BondConfig, Config};
+use crate::config::{BondConfig, Config, ProbeJobs};
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::log::Log;
@@ -303,6 +303,7 @@ fn run_inner(
         state: &state,
         deadline,
         log,
+        probe_jobs: cfg.probe_jobs,
     };
     let (executed, thread_writes) = ex.run(&mut kernel, &mut waiter, &stages(&plans))?;
     let ready = verify_and_publish(
@@ -494,6 +495,7 @@ struct Executor<'a> {
     state: &'a HostState<'a>,
     deadline: Instant,
     log: &'a Log,
+    probe_jobs: ProbeJobs,
 }
 
 impl Executor<'_> {
@@ -504,8 +506,8 @@ impl Executor<'_> {
             .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
         let t0 = Instant::now();
         match waiter {
-            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf)?,
-            None => exec(self.host, kernel, s, pf)?,
+            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf, self.probe_jobs)?,
+            None => exec(self.host, kernel, s, pf, self.probe_jobs)?,
         }
         self.log.step(
             s.pf().as_str(),
@@ -541,7 +543,9 @@ impl Executor<'_> {
     }
 
     /// Each PF's steps in order, PFs side by side: creating 32 VFs or probing their drivers
-    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other.
+    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other. (The
+    /// kernel runs `sriov_numvfs` writes of different PFs one after the other all the same;
+    /// `probe` lists what it serialises.)
     fn side_by_side(&self, kernel: &mut Kernel, stage: &[&Step]) -> Result<(usize, u32)> {
         let mut groups: Vec<(&IfName, Vec<&Step>)> = vec![];
         for s in stage {

@@ -34,13 +34,15 @@ impl PfPlan<'_> {
         matches!(&self.forced, Ok(s) if s.is_empty())
     }
 
-    /// vf-pre's steps and then the rest of vf-post's, when both could be planned.
-    pub fn phases(&self) -> Option<(&[Step], &[Step])> {
+    /// vf-pre's steps and then the rest of vf-post's, when both could be planned. vf-post's
+    /// plan holds vf-pre's steps, not always first (it waits for the bond's slaves before
+    /// anything else on a networkd host).
+    pub fn phases(&self) -> Option<(Vec<Step>, Vec<Step>)> {
         let (Ok(pre), Ok(post)) = (&self.pre, &self.post) else {
             return None;
         };
-        let n = pre.len().min(post.len());
-        Some((&post[..n], &post[n..]))
+        let rest = post.iter().filter(|s| !pre.contains(s)).cloned().collect();
+        Some((pre.clone(), rest))
     }
 }
 

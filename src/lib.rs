@@ -28,6 +28,7 @@ pub mod ops;
 pub mod ovs;
 pub mod ovsdb;
 pub mod plan;
+pub mod probe;
 pub mod select;
 pub mod types;
 pub mod wait;

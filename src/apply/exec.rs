@@ -7,14 +7,22 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::ovs;
+use crate::config::ProbeJobs;
 use crate::host::{errno_of, Host};
 use crate::kernel::Kernel;
 use crate::observe::{self, PfState};
 use crate::plan::Step;
+use crate::probe;
 use crate::types::IfName;
 use crate::wait::Waiter;
 
-pub(super) fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Result<()> {
+pub(super) fn exec(
+    host: &Host,
+    kernel: &mut Kernel,
+    step: &Step,
+    pf: &PfState,
+    probe_jobs: ProbeJobs,
+) -> Result<()> {
     let nd = host.netdev(&pf.name);
     match step {
         Step::Autoprobe { on, .. } => nd.physical_device()?.set_autoprobe(*on),
@@ -62,13 +70,12 @@ pub(super) fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) 
             host.pci_driver(driver)
                 .require_loaded()
                 .with_context(|| format!("{}: cannot bind VFs to {driver}", pf.name))?;
+            // each VF's override + probe is a job of the PF's pool; `probe` says what the
+            // kernel serialises
             let dev = nd.physical_device()?;
-            for vf in vfs {
-                dev.vf(*vf)?
-                    .bind(driver)
-                    .with_context(|| format!("{}: VF {vf}", pf.name))?;
-            }
-            Ok(())
+            let jobs = probe::jobs(host, &dev, probe_jobs);
+            probe::bind_vfs(&dev, vfs, driver, jobs.n)
+                .with_context(|| format!("{} ({})", pf.name, jobs.why))
         }
         Step::HwTcOffload { .. } => {
             let on = |k: &mut Kernel, ifname: &IfName| {
@@ -103,6 +110,7 @@ pub(super) fn exec_wait(
     deadline: Instant,
     step: &Step,
     pf: &PfState,
+    probe_jobs: ProbeJobs,
 ) -> Result<()> {
     match step {
         Step::WaitSlaves { bond, slaves, .. } => {
@@ -164,6 +172,6 @@ pub(super) fn exec_wait(
                 Ok((!missing.is_empty()).then_some(missing))
             })
         }
-        _ => exec(host, kernel, step, pf),
+        _ => exec(host, kernel, step, pf, probe_jobs),
     }
 }

@@ -11,6 +11,7 @@ use super::model::{
     IbConfig, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting, TuneConfig,
     DEFAULT_TIMEOUT, MAX_VFS,
 };
+use super::model::{ProbeJobs, MAX_PROBE_JOBS};
 use super::raw::{RawFile, RawGuids, RawPfOvs, RawTune};
 use crate::types::{is_unit_name, parse_duration, Clip, Guid, IfName};
 
@@ -24,6 +25,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
 #[derive(Default)]
 pub(super) struct Builder {
     timeout: Option<Duration>,
+    probe_jobs: Option<ProbeJobs>,
     pfs: Vec<PfConfig>,
     bonds: Vec<BondConfig>,
     tune: TuneConfig,
@@ -56,6 +58,9 @@ impl Builder {
                     return Err(src.err(&t, "timeout must be greater than 0"));
                 }
                 self.timeout = Some(v);
+            }
+            if let Some(j) = d.probe_jobs {
+                self.probe_jobs = Some(probe_jobs(src, &j)?);
             }
         }
         let mut seen_here: Vec<PfMatch> = vec![];
@@ -387,6 +392,7 @@ impl Builder {
         };
         Ok(Config {
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            probe_jobs: self.probe_jobs.unwrap_or_default(),
             pfs: self.pfs,
             bonds: self.bonds,
             tune: self.tune,
@@ -452,6 +458,20 @@ fn parse_tune(src: &Source, t: RawTune, into: &mut TuneConfig) -> Result<(), Con
         into.xps = Some(x);
     }
     Ok(())
+}
+
+/// `[defaults] probe_jobs`: `"auto"` or a count between 1 and [`MAX_PROBE_JOBS`].
+fn probe_jobs(src: &Source, j: &toml::Spanned<toml::Value>) -> Result<ProbeJobs, ConfigError> {
+    match j.get_ref() {
+        toml::Value::String(s) if s == "auto" => Ok(ProbeJobs::Auto),
+        toml::Value::Integer(n) if (1..=i64::from(MAX_PROBE_JOBS)).contains(n) => {
+            Ok(ProbeJobs::Fixed(*n as u16))
+        }
+        _ => Err(src.err(
+            j,
+            format!("probe_jobs must be \"auto\" or a number of VFs probed at once per PF between 1 and {MAX_PROBE_JOBS}"),
+        )),
+    }
 }
 
 fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
@@ -663,6 +683,39 @@ ib = { device = "mlx5_bond_0", node_guids = "auto", port_guids = { 0 = "00:11:22
         let e = parse(&format!("{base}vf = {{ \"+1\" = {{ trust = true }} }}\n")).unwrap_err();
         assert!(e.message.contains("VF index \"+1\" is not a number"), "{e}");
         assert!(parse(&format!("{base}vf = {{ 1 = {{ trust = true }} }}\n")).is_ok());
+    }
+
+    #[test]
+    fn probe_jobs_is_auto_unless_set_and_a_later_file_wins() {
+        assert_eq!(parse("").unwrap().probe_jobs, ProbeJobs::Auto);
+        let c = parse("[defaults]\nprobe_jobs = \"auto\"\n").unwrap();
+        assert_eq!(c.probe_jobs, ProbeJobs::Auto);
+        let c = parse("[defaults]\nprobe_jobs = 1\n").unwrap();
+        assert_eq!(c.probe_jobs, ProbeJobs::Fixed(1));
+        let mut b = Builder::default();
+        for (name, text) in [
+            ("config.toml", "[defaults]\nprobe_jobs = 4\n"),
+            ("conf.d/50.toml", "[defaults]\ntimeout = \"5s\"\n"),
+            ("conf.d/60.toml", "[defaults]\nprobe_jobs = 16\n"),
+        ] {
+            b.add(&Source {
+                path: Path::new(name),
+                text,
+            })
+            .unwrap();
+        }
+        assert_eq!(b.finish(&[]).unwrap().probe_jobs, ProbeJobs::Fixed(16));
+    }
+
+    #[test]
+    fn probe_jobs_out_of_range_points_at_the_value() {
+        for bad in ["0", "257", "-1", "\"all\"", "2.0", "true"] {
+            let e = parse(&format!("[defaults]\nprobe_jobs = {bad}\n")).unwrap_err();
+            assert_eq!((e.line, e.col), (2, 14), "{bad}: {e}");
+            assert!(e.message.starts_with("probe_jobs must be"), "{bad}: {e}");
+        }
+        let c = parse("[defaults]\nprobe_jobs = 256\n").unwrap();
+        assert_eq!(c.probe_jobs, ProbeJobs::Fixed(MAX_PROBE_JOBS));
     }
 
     #[test]

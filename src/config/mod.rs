@@ -19,3 +19,4 @@ pub use model::{
     IbConfig, LinkState, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting,
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
+pub use model::{ProbeJobs, MAX_PROBE_JOBS};

@@ -12,6 +12,29 @@ use crate::types::{BridgeName, Guid, IfName, Mac, PciAddr};
 /// Largest VF count we accept in a config; the device's `sriov_totalvfs` is checked at apply time.
 pub const MAX_VFS: u16 = 2048;
 
+/// Largest `probe_jobs` we accept: one thread per job, and no host probes more VFs per PF.
+pub const MAX_PROBE_JOBS: u16 = 256;
+
+/// How many VFs of one PF are bound (probed by their driver) at the same time; PFs run side
+/// by side, each with its own pool (see `probe`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProbeJobs {
+    /// The PF's NUMA-local online CPUs, at least 4 and at most 16.
+    #[default]
+    Auto,
+    /// Exactly this many (1 = one VF after the other), between 1 and [`MAX_PROBE_JOBS`].
+    Fixed(u16),
+}
+
+impl fmt::Display for ProbeJobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeJobs::Auto => f.write_str("auto"),
+            ProbeJobs::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PfMatch {
     Name(IfName),
@@ -281,6 +304,8 @@ impl Default for BootConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub timeout: Duration,
+    /// `[defaults] probe_jobs`: parallel VF probes per PF.
+    pub probe_jobs: ProbeJobs,
     pub pfs: Vec<PfConfig>,
     pub bonds: Vec<BondConfig>,
     pub tune: TuneConfig,
@@ -301,6 +326,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             timeout: DEFAULT_TIMEOUT,
+            probe_jobs: ProbeJobs::Auto,
             pfs: vec![],
             bonds: vec![],
             tune: TuneConfig::default(),

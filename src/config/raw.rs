@@ -27,6 +27,8 @@ pub(super) struct RawFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDefaults {
     pub(super) timeout: Option<Spanned<String>>,
+    /// `"auto"` or a number; interpreted by hand (see [`RawGuids`]).
+    pub(super) probe_jobs: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -69,7 +69,7 @@ pub fn build(cfg: &Config, seen: &Configured) -> Plan {
             .map(|r| r.reason.clone());
         let (pre, post) = p
             .phases()
-            .map_or((vec![], vec![]), |(a, b)| (views(a), views(b)));
+            .map_or((vec![], vec![]), |(a, b)| (views(&a), views(&b)));
         pfs.push(PfPlanView {
             pf: name,
             pre,

@@ -148,6 +148,14 @@ vfs_of() {
 # msix_irqs BDF: IRQ numbers of the function's MSI/MSI-X vectors
 msix_irqs() { ls "/sys/bus/pci/devices/$1/msi_irqs" 2>/dev/null | sort -n; }
 
+# load_probe_model [PARAM=VALUE...]: loads the firmware-bound probe model (tests/vm/probe-model:
+# PCI driver "slowprobe", binds only through driver_override, its probe sleeps delay_ms) with
+# these parameters, or ends the scenario. Parameters: /sys/module/slowprobe/parameters/.
+load_probe_model() {
+    require "probe model module present (tests/vm/setup.sh builds it)" test -f /opt/sriov-offload/modules/slowprobe.ko
+    require "probe model loaded ($*)" insmod /opt/sriov-offload/modules/slowprobe.ko "$@"
+}
+
 finish() {
     if [ "$T_FAILED" -gt 0 ]; then
         echo "# FAILED: $T_FAILED of $T_COUNT checks failed ($(elapsed_ms "$T_START_MS") ms)"

@@ -125,6 +125,12 @@ if [ -n "$BIN_DIR" ]; then
         fi
     done
 fi
+# test-only kernel modules setup.sh builds out of tree, for scenarios to insmod (not loaded at
+# boot): the firmware-bound probe model
+if [ -f "$KDIR/probe-model/slowprobe.ko" ]; then
+    mkdir -p "$D/modules"
+    cp "$KDIR/probe-model/slowprobe.ko" "$D/modules/"
+fi
 (cd "$OV" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$WORK/overlay.cpio"
 # Concatenated archives: the kernel looks for an uncompressed one only at a 4-byte boundary.
 for p in "${PARTS[@]}" "$WORK/overlay.cpio"; do

@@ -134,6 +134,21 @@ if ! cmp -s "$NDS/netdevsim.ko" "$MODROOT/lib/modules/$KVER/extra/netdevsim.ko";
     depmod -b "$MODROOT" "$KVER"
 fi
 
+# --- 5b. the firmware-bound probe model (probe-model/slowprobe.c), built the same way ---
+# Test-only: not in the guest images (nothing loads it at boot); run-scenario.sh puts the .ko in
+# every run's overlay as /opt/sriov-offload/modules/slowprobe.ko for scenarios to insmod.
+PM=$KDIR/probe-model
+PM_STAMP=$(inputs_hash "$TESTBED_DIR/probe-model/Kbuild" "$TESTBED_DIR/probe-model/slowprobe.c")
+if [ ! -f "$PM/slowprobe.ko" ] || [ "$(cat "$PM/.stamp" 2>/dev/null)" != "$PM_STAMP" ]; then
+    log "building the probe model (slowprobe) out of tree"
+    rm -rf "$PM"
+    mkdir -p "$PM"
+    cp "$TESTBED_DIR/probe-model/Kbuild" "$TESTBED_DIR/probe-model/slowprobe.c" "$PM/"
+    make -s -C "/usr/src/linux-headers-$KVER" M="$PM" -j"$(nproc)" modules >"$PM/build.log" 2>&1 ||
+        { cat "$PM/build.log"; die "probe model build failed"; }
+    echo "$PM_STAMP" >"$PM/.stamp"
+fi
+
 # --- 6. the guest images ---
 echo "$KVER" >"$CACHE/current"
 export KVER KDIR MODROOT
