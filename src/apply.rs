@@ -384,7 +384,13 @@ fn lock_targets(
 /// run that finishes the work publishes it again.
 fn withdraw_if_needed(host: &Host, cfg: &Config, plans: &[Vec<Step>], log: &Log) -> Result<()> {
     let mut why: Vec<String> = vec![];
-    for s in plans.iter().flatten() {
+    // waiting for the bond to take its slaves is networking's work, not ours undone: if it
+    // never happens the wait fails, and that writes `failed`
+    for s in plans
+        .iter()
+        .flatten()
+        .filter(|s| !matches!(s, Step::WaitSlaves { .. }))
+    {
         let w = format!("{}: needs re-applying ({s})", s.pf());
         if !why.iter().any(|x| x.starts_with(&format!("{}:", s.pf()))) {
             why.push(w);
