@@ -423,7 +423,7 @@ fn log_unenslaved(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Resul
             "the post steps wait for it (VF LAG needs the bond)"
         };
         log.warn(&format!(
-            "{i} re-appeared but is not a slave of {} again: {what}; re-enslave it with `ifup {}` (ifupdown2: `ifreload -a`), whose post-up finishes the work",
+            "{i} re-appeared but is not a slave of {} again: {what}; re-enslave it with `ifup {}`, whose post-up finishes the work",
             b.name, b.name
         ));
     }
