@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use super::finding::{Finding, Severity};
+use super::finding::{finding, ok};
 use super::table::wrap;
 use super::JSON_VERSION;
 use crate::config::{Config, EswitchMode};
@@ -17,32 +19,6 @@ use crate::observe::configured::{observe_configured, Configured};
 use crate::observe::system::{observe_system, SystemFacts};
 use crate::select;
 
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Offload will not work, or will break something: exit 1.
-    Error,
-    /// Works, but something fights it or is missing for part of it.
-    Warning,
-    /// Worth knowing; nothing to fix.
-    Info,
-    /// The rule passed.
-    Ok,
-}
-
-#[derive(Serialize, Debug, Clone)]
-pub struct Finding {
-    /// The rule (`iommu`, `sriov-totalvfs`, …): stable, for scripts.
-    pub rule: &'static str,
-    pub severity: Severity,
-    /// The PF, interface, file or driver it is about, if any.
-    pub subject: Option<String>,
-    pub seen: String,
-    /// Empty for `ok`.
-    pub why: String,
-    pub fix: String,
-}
-
 /// `sriov-offload check --json`, version [`JSON_VERSION`].
 #[derive(Serialize, Debug)]
 pub struct Report {
@@ -50,28 +26,6 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<Finding>,
-}
-
-pub(super) fn finding(
-    rule: &'static str,
-    severity: Severity,
-    subject: Option<String>,
-    seen: impl Into<String>,
-    why: impl Into<String>,
-    fix: impl Into<String>,
-) -> Finding {
-    Finding {
-        rule,
-        severity,
-        subject,
-        seen: seen.into(),
-        why: why.into(),
-        fix: fix.into(),
-    }
-}
-
-pub(super) fn ok(rule: &'static str, subject: Option<String>, seen: impl Into<String>) -> Finding {
-    finding(rule, Severity::Ok, subject, seen, "", "")
 }
 
 impl Report {
@@ -397,7 +351,7 @@ fn device_rules(seen: &Configured, sys: &SystemFacts, out: &mut Vec<Finding>) {
                     format!("install the driver's module, or correct `bind = \"{d}\"`"),
                 ),
                 _ => (
-                    format!("{d} is not loaded (/sys/bus/pci/drivers/{d} is missing)"),
+                    format!("{d} is not loaded (not among the kernel's PCI drivers)"),
                     format!("modprobe {d}, and list it in /etc/modules-load.d/sriov-offload.conf so it loads at boot"),
                 ),
             };

@@ -5,7 +5,7 @@
 
 use glob::Pattern;
 
-use super::check::{finding, ok, Finding, Severity};
+use super::finding::{finding, ok, Finding, Severity};
 use crate::config::{Config, EswitchMode};
 use crate::host::system::TextFile;
 use crate::observe::configured::Configured;

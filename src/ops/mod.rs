@@ -11,6 +11,7 @@
 pub mod check;
 pub mod conflicts;
 pub mod docs;
+pub mod finding;
 pub mod plan;
 pub mod status;
 pub mod table;
