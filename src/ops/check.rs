@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-pub use super::finding::{Finding, Severity};
 use super::finding::{finding, ok};
+pub use super::finding::{Finding, Severity};
 use super::table::wrap;
 use super::JSON_VERSION;
 use crate::config::{Config, EswitchMode};

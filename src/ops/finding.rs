@@ -50,4 +50,3 @@ pub(super) fn finding(
 pub(super) fn ok(rule: &'static str, subject: Option<String>, seen: impl Into<String>) -> Finding {
     finding(rule, Severity::Ok, subject, seen, "", "")
 }
-
