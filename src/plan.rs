@@ -173,7 +173,8 @@ impl Step {
     }
 }
 
-fn ranges(v: &[u32]) -> String {
+/// `0-3,5,7-9` for sorted VF indices.
+pub fn ranges(v: &[u32]) -> String {
     let mut out: Vec<String> = vec![];
     let mut i = 0;
     while i < v.len() {

@@ -80,24 +80,8 @@ pub fn utc(secs: u64) -> String {
     )
 }
 
-/// `0-3,5,7-9` for sorted indices.
-pub fn ranges(v: &[u32]) -> String {
-    let mut out: Vec<String> = vec![];
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            v[i].to_string()
-        } else {
-            format!("{}-{}", v[i], v[j])
-        });
-        i = j + 1;
-    }
-    out.join(",")
-}
+/// `0-3,5,7-9` for sorted indices: as the plan's steps print them.
+pub use crate::plan::ranges;
 
 /// `-` for nothing.
 pub fn dash(s: Option<impl ToString>) -> String {
