@@ -222,6 +222,13 @@ impl Rtnl {
     /// Sets the `Some` fields of `props` on VF `vf` of `pf` (RTM_SETLINK on the PF with
     /// IFLA_VFINFO_LIST). Each property is its own request so an error names the one the
     /// driver refused; properties before it stay applied.
+    ///
+    /// The `struct ifla_vf_*` payloads are packed here by byte offset rather than through
+    /// netlink-packet-route's VF types: that crate brings its own socket and message stack
+    /// (netlink-sys, netlink-packet-core) beside neli, which devlink and ethtool need anyway
+    /// (no rust-netlink crate covers those families as we use them); two netlink stacks for
+    /// six fixed-layout structs is the worse trade. The layouts are pinned by the unit tests
+    /// below against the kernel's `<linux/if_link.h>`.
     pub fn set_vf(&mut self, pf: &str, vf: u32, props: &VfProps) -> Result<()> {
         check_ifname(pf, "setting VF properties")?;
         let mut attrs: Vec<(&str, Rtattr<u16, Buffer>)> = Vec::new();
