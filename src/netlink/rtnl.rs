@@ -227,8 +227,9 @@ impl Rtnl {
     /// netlink-packet-route's VF types: that crate brings its own socket and message stack
     /// (netlink-sys, netlink-packet-core) beside neli, which devlink and ethtool need anyway
     /// (no rust-netlink crate covers those families as we use them); two netlink stacks for
-    /// six fixed-layout structs is the worse trade. The layouts are pinned by the unit tests
-    /// below against the kernel's `<linux/if_link.h>`.
+    /// six fixed-layout structs is the worse trade. The layouts follow `<linux/if_link.h>`;
+    /// the parsing tests below and the test bed's flow-standalone scenario (VF properties set
+    /// on igb and read back from the kernel) check them.
     pub fn set_vf(&mut self, pf: &str, vf: u32, props: &VfProps) -> Result<()> {
         check_ifname(pf, "setting VF properties")?;
         let mut attrs: Vec<(&str, Rtattr<u16, Buffer>)> = Vec::new();
