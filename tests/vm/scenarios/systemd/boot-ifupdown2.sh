@@ -24,7 +24,7 @@ boot_package_checks
 boot_flow_checks
 boot_dpkg_checks
 
-# --- day 2: the operator's tool on the booted host (read-only), then drift -----------------
+# --- day 2: the operator's tool on the booted host (read-only; the drift comes last) -------
 log "--- sriov-offload status"
 out=$(sriov-offload status 2>&1)
 rc=$?
@@ -36,7 +36,7 @@ check_eq "status --json lists every configured PF" "eth0 eth1 eth2" \
     "$(js /tmp/status.json '" ".join(p["name"] or "?" for p in d["pfs"])')"
 check_eq "status --json: version 1, matches, marker ready" "1 True ready" \
     "$(js /tmp/status.json '"%s %s %s" % (d["version"], d["matches"], d["marker"]["state"])')"
-check_eq "status --json: 4+4 igbvf VFs and 2 netdevsim representors observed" "4 4 2" \
+check_eq "status --json: 4+4 igbvf VFs and $NSIM_VFS netdevsim representors observed" "4 4 $NSIM_VFS" \
     "$(js /tmp/status.json '" ".join(str(x) for x in [d["pfs"][0]["bound"], d["pfs"][1]["bound"], d["pfs"][2]["representors"]["have"]])')"
 
 log "--- sriov-offload check"
@@ -64,6 +64,11 @@ check_contains "metrics: eth1's VFs" 'sriov_offload_vfs{pf="eth1",device="0000:8
 check "the .deb installed the man page and completions" test -f /usr/share/man/man1/sriov-offload.1.gz \
     -a -f /usr/share/bash-completion/completions/sriov-offload
 
+reapply_checks
+# it changes netdevsim1's VF count (and the config with it)
+boot_ovs_checks
+
+# last: the host no longer matches the config afterwards
 log "--- drift: echo 0 > sriov_numvfs of eth1 (0000:81:00.0), by hand"
 check "eth1's VFs removed by hand" write_file $P/0000:81:00.0/sriov_numvfs 0
 out=$(sriov-offload status 2>&1)
@@ -74,7 +79,3 @@ check_contains "status names eth1's VF count" "eth1: 0 VFs, want 4 (sriov_numvfs
 sriov-offload status --json >/tmp/drift.json 2>&1
 check_eq "only eth1 differs" "eth1" \
     "$(js /tmp/drift.json '" ".join(sorted({x["pf"] for x in d["differences"]}))')"
-
-reapply_checks
-# last: it changes the VF count
-boot_ovs_checks
