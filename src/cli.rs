@@ -39,6 +39,7 @@ pub const AFTER_HELP: &str = concat!(
 Exit status:
   0  done, or nothing to do (also: an interface the config does not mention)
   1  failed (the error names the interface, file and operation; /run/sriov-offload/failed is written)
+     or refused (VFs in use: nothing is written, markers included, when offload is ready)
   2  usage or configuration error (file:line:col and the rule)
   3  timed out waiting (the message lists what never appeared)
 
