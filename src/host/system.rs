@@ -31,6 +31,9 @@ const NETWORKD_DIRS: [&str; 4] = [
     "usr/lib/systemd/network",
 ];
 
+/// Where the kernel lists IOMMU groups (also named in `check`'s finding).
+pub const IOMMU_GROUPS: &str = "/sys/kernel/iommu_groups";
+
 impl Host {
     /// The path as the host names it: the root prefix of a fixture tree stripped.
     pub fn shown(&self, p: &Path) -> PathBuf {
@@ -75,9 +78,9 @@ impl Host {
         Ok(out)
     }
 
-    /// Number of IOMMU groups (`/sys/kernel/iommu_groups/N`): 0 when the IOMMU is off.
+    /// Number of IOMMU groups ([`IOMMU_GROUPS`]`/N`): 0 when the IOMMU is off.
     pub fn iommu_groups(&self) -> Result<usize> {
-        Ok(self.list(&self.sys("kernel/iommu_groups"))?.len())
+        Ok(self.list(&self.abs(Path::new(IOMMU_GROUPS)))?.len())
     }
 
     /// The kernel command line (`/proc/cmdline`).

@@ -13,6 +13,7 @@ pub use super::finding::{Finding, Severity};
 use super::table::wrap;
 use super::JSON_VERSION;
 use crate::config::{Config, EswitchMode};
+use crate::host::system::IOMMU_GROUPS;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::observe::configured::{observe_configured, Configured};
@@ -269,7 +270,7 @@ fn device_rules(seen: &Configured, sys: &SystemFacts, out: &mut Vec<Finding>) {
             Severity::Error,
             None,
             format!(
-                "no IOMMU groups (/sys/kernel/iommu_groups is empty); the kernel command line has {}",
+                "no IOMMU groups ({IOMMU_GROUPS} is empty); the kernel command line has {}",
                 if iommu_words {
                     "IOMMU options, so the firmware has it off".to_string()
                 } else {
