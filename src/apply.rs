@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::config::{BondConfig, Config, ProbeJobs};
+use crate::config::{Config, ProbeJobs};
 use crate::host::Host;
+use crate::hostplan::bond_ctx;
 use crate::kernel::Kernel;
 use crate::log::Log;
 use crate::marker;
@@ -161,12 +162,6 @@ fn check_vf_lag(
         }
     }
     Ok(())
-}
-
-fn bond_ctx<'c>(cfg: &'c Config, pf: &IfName) -> Option<(&'c BondConfig, usize)> {
-    let b = cfg.bond_of(pf.as_str())?;
-    let idx = b.slaves.iter().position(|s| s == pf)?;
-    Some((b, idx))
 }
 
 fn plan_all(
@@ -411,12 +406,9 @@ fn withdraw_if_needed(host: &Host, cfg: &Config, plans: &[Vec<Step>], log: &Log)
 /// ifupdown does not re-enslave a PF that re-appeared (networkd does): say what is needed.
 fn log_unenslaved(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Result<()> {
     for i in &opts.ifaces {
-        let Some(b) = cfg.bond_of(i.as_str()) else {
+        let Some(b) = select::awaiting_bond(host, cfg, i)? else {
             continue;
         };
-        if host.netdev(i).master()?.as_ref() == Some(&b.name) {
-            continue;
-        }
         let what = if opts.phase == Phase::Pre || !b.vf_lag {
             "its steps that do not need the bond are done"
         } else {
