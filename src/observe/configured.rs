@@ -75,10 +75,7 @@ pub fn observe_configured<'c>(
         let one = [(pc, st)];
         match facts(host, kernel, cfg, &one) {
             Ok(f) => {
-                state.facts.vf_info.extend(f.vf_info);
-                state.facts.hw_tc.extend(f.hw_tc);
-                state.facts.guids.extend(f.guids);
-                state.facts.lag_active.extend(f.lag_active);
+                state.facts.absorb(f);
                 let [pf] = one;
                 kept.push(pf);
             }
@@ -93,6 +90,8 @@ pub fn observe_configured<'c>(
         }
     }
     state.pfs = kept;
+    // as observe() has it, so status plans the OVS steps vf-post would
+    state.facts.ovs = super::ovs::observe(host, cfg, &state.pfs);
     let mut out = Configured {
         state,
         unobserved,

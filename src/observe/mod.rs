@@ -121,6 +121,28 @@ pub struct Facts {
     pub ovs: Option<ovs::OvsFacts>,
 }
 
+impl Facts {
+    /// Takes in the per-PF facts of another observation of other PFs (the host-wide ones,
+    /// host name and OVS, stay this one's). Destructured whole so that a new per-PF field
+    /// cannot be forgotten here.
+    pub fn absorb(&mut self, other: Facts) {
+        let Facts {
+            vf_info,
+            hw_tc,
+            guids,
+            guid_via,
+            lag_active,
+            hostname: _,
+            ovs: _,
+        } = other;
+        self.vf_info.extend(vf_info);
+        self.hw_tc.extend(hw_tc);
+        self.guids.extend(guids);
+        self.guid_via.extend(guid_via);
+        self.lag_active.extend(lag_active);
+    }
+}
+
 /// How the IB GUIDs of a PF's VFs are set. Each VF's GUIDs go to its own PF.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuidVia {
