@@ -5,7 +5,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::{Fixture, Pf};
+use common::{golden, Fixture, Pf};
 
 const TWO_PF_SWITCHDEV: &str = r#"
 [defaults]
@@ -34,23 +34,6 @@ fn cmd(bin: &str, f: &Fixture) -> Command {
         .env_remove("IFACE")
         .env_remove("INVOCATION_ID");
     c
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, want, "plan differs from {}", path.display());
 }
 
 fn fresh_two_pf() -> Fixture {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 mod common;
 
-use common::{link, write};
+use common::{golden, link, write};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -208,23 +208,6 @@ fn changed(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> BTreeM
         .filter(|(k, v)| a.get(*k) != Some(v))
         .map(|(k, v)| (k.clone(), v.trim().to_string()))
         .collect()
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, actual).unwrap();
-    }
-    let want = fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, want, "plan differs from {}", path.display());
 }
 
 fn stdout_of(c: &mut Command) -> String {

@@ -71,20 +71,7 @@ fn out(f: &Fixture, args: &[&str], code: i32) -> String {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/ops")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, want, "output differs from {}", path.display());
+    common::golden(&format!("ops/{name}"), actual);
 }
 
 /// The JSON's time fields vary with the clock: set to 0.

@@ -376,3 +376,22 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// Compares `actual` with `tests/golden/<rel>`; `UPDATE_GOLDEN=1` rewrites the file instead
+/// (review the diff before committing it).
+pub fn golden(rel: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(rel);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, actual).unwrap();
+    }
+    let want = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, want, "output differs from {}", path.display());
+}
