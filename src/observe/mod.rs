@@ -110,7 +110,7 @@ pub struct Facts {
     /// tree cannot apply it.
     pub hw_tc: BTreeMap<IfName, bool>,
     /// (PF, VF, kind) → current GUID, read where the PF's GUIDs are set ([`GuidVia`]).
-    pub guids: BTreeMap<(IfName, u32, GuidKind), Guid>,
+    pub guids: BTreeMap<GuidKey, Guid>,
     /// PF → how its VFs' GUIDs are set, for PFs with IB GUIDs configured.
     pub guid_via: BTreeMap<IfName, GuidVia>,
     /// PF → VF LAG active.
@@ -142,6 +142,9 @@ impl Facts {
         self.lag_active.extend(lag_active);
     }
 }
+
+/// (PF, VF index, node or port): which GUID.
+pub type GuidKey = (IfName, u32, GuidKind);
 
 /// How the IB GUIDs of a PF's VFs are set. Each VF's GUIDs go to its own PF.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,7 +343,11 @@ pub fn current_reps(
 }
 
 /// Where a PF's VF GUIDs are set, and what they are now.
-fn guids(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>, x: &mut Facts) -> Result<()> {
+fn guids(
+    host: &Host,
+    s: &PfState,
+    info: Option<&Vec<VfInfo>>,
+) -> Result<(GuidVia, Vec<(GuidKey, Guid)>)> {
     let dev = host.netdev(&s.name).physical_device()?;
     let reported = |vf: u32, kind: GuidKind| {
         let v = info?.iter().find(|i| i.vf == vf)?;
@@ -367,6 +374,7 @@ fn guids(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>, x: &mut Facts) ->
             }
         ))
     };
+    let mut found = vec![];
     for vf in 0..s.numvfs {
         for kind in [GuidKind::Node, GuidKind::Port] {
             let g = match via {
@@ -375,12 +383,11 @@ fn guids(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>, x: &mut Facts) ->
                 _ => None,
             };
             if let Some(g) = g {
-                x.guids.insert((s.name.clone(), vf, kind), g);
+                found.push(((s.name.clone(), vf, kind), g));
             }
         }
     }
-    x.guid_via.insert(s.name.clone(), via);
-    Ok(())
+    Ok((via, found))
 }
 
 /// The facts beyond sysfs for the observed PFs.
@@ -420,8 +427,9 @@ pub fn facts(
                     .insert(s.name.clone(), st.as_deref() == Some("active"));
             }
             if b.ib.is_some() {
-                let info = x.vf_info.get(&s.name).cloned();
-                guids(host, s, info.as_ref(), &mut x)?;
+                let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
+                x.guids.extend(found);
+                x.guid_via.insert(s.name.clone(), via);
             }
         }
     }
