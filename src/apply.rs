@@ -86,6 +86,21 @@ fn select<'c>(
         for r in resolved {
             add(r)?;
         }
+        // a slave spelled differently from what its [[pf]] (by PCI or MAC) resolves to would
+        // leave the bond's post steps waiting for a slave that never comes
+        for b in &cfg.bonds {
+            for s in &b.slaves {
+                if select::slave(resolved, s).is_none() {
+                    let names: Vec<String> = out.iter().map(|t| t.name.to_string()).collect();
+                    bail!(
+                        "bond {} ({}): slave {s} is not matched by any configured [[pf]] on this host (they are {}): fix `slaves` or the [[pf]]'s `match`",
+                        b.name,
+                        b.origin,
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    );
+                }
+            }
+        }
         return Ok(out);
     }
     for i in &opts.ifaces {

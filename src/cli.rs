@@ -254,7 +254,19 @@ fn flow(phase: Phase, args: FlowArgs, host: &Host, log: &Log) -> (u8, Option<Con
             for m in &awaiting {
                 log.info(m);
             }
-            if awaiting.is_empty() {
+            let unknown = crate::select::unknown(host, &cfg, &opts.ifaces).unwrap_or_default();
+            for i in &unknown {
+                let m = format!(
+                    "{i}: not a configured PF or bond, nor a VF of one ({}): nothing to do",
+                    cfg.source_list()
+                );
+                if opts.dry_run {
+                    println!("{m}");
+                } else {
+                    log.debug(&m);
+                }
+            }
+            if awaiting.is_empty() && unknown.is_empty() {
                 log.debug("no configured PF or bond among the interfaces: nothing to do");
             }
             EXIT_OK

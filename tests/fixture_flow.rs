@@ -480,3 +480,66 @@ fn one_pf_matched_by_two_entries_is_an_error_naming_both() {
         );
     }
 }
+
+#[test]
+fn unknown_interface_is_named_in_dry_run_and_under_v_only() {
+    let f = configured_two_pf(false);
+    let out = cmd("vf-pre", &f)
+        .args(["--dry-run", "ens9f0"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.contains("ens9f0: not a configured PF or bond, nor a VF of one (")
+            && stdout.contains("config.toml): nothing to do"),
+        "{stdout}"
+    );
+    let out = cmd("vf-pre", &f).args(["-v", "ens9f0"]).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("ens9f0: not a configured PF"), "{stderr}");
+    // as a hook (no -v) it stays silent: ifupdown runs it for every interface of the host
+    cmd("vf-pre", &f)
+        .env("IFACE", "ens9f0")
+        .assert()
+        .success()
+        .stderr("");
+}
+
+#[test]
+fn bond_slave_no_pf_resolves_to_fails_naming_it() {
+    let f = Fixture::new();
+    f.add_pf(&Pf::new("ens1f0", "0000:3b:00.0"));
+    f.add_pf(&Pf::new("ens1f1", "0000:3b:00.1"));
+    // both PFs matched by PCI: the bond's second slave is misspelt
+    f.config(
+        r#"
+[defaults]
+timeout = "2s"
+[[pf]]
+match = { pci = "0000:3b:00.0" }
+vfs = 4
+[[pf]]
+match = { pci = "0000:3b:00.1" }
+vfs = 4
+[[bond]]
+name = "bond0"
+slaves = ["ens1f0", "ens1f2"]
+"#,
+    );
+    let before = f.snapshot();
+    let out = cmd("vf-pre", &f).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("bond bond0 (")
+            && stderr.contains(
+                "slave ens1f2 is not matched by any configured [[pf]] on this host (they are ens1f0, ens1f1): fix `slaves` or the [[pf]]'s `match`"
+            ),
+        "{stderr}"
+    );
+    let sys = |m: std::collections::BTreeMap<String, String>| {
+        m.into_iter()
+            .filter(|(k, _)| k.starts_with("sys/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sys(before), sys(f.snapshot()), "sysfs written");
+}

@@ -20,3 +20,18 @@ pub use model::{
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
 pub use model::{ProbeJobs, MAX_PROBE_JOBS};
+
+impl Config {
+    /// The files this config was read from, for messages that say where to look.
+    pub fn source_list(&self) -> String {
+        if self.sources.is_empty() {
+            return "no config file".into();
+        }
+        let v: Vec<String> = self
+            .sources
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        v.join(", ")
+    }
+}

@@ -91,11 +91,7 @@ pub fn run(host: &Host, config: &Option<PathBuf>) -> Report {
                         "{} PF(s), {} bond(s) from {}",
                         c.pfs.len(),
                         c.bonds.len(),
-                        c.sources
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        c.source_list()
                     ),
                 )
             });

@@ -133,6 +133,20 @@ pub fn classify<'c, 'r>(
     Ok(Named::Other)
 }
 
+/// The interfaces among `ifaces` that the config does not mention: neither a configured PF or
+/// bond nor a VF of one. A hook runs for every interface of the host, so this is said only when
+/// asked (`-v`, `--dry-run`): a typo in a hand-run command must not look like "all done".
+pub fn unknown(host: &Host, cfg: &Config, ifaces: &[IfName]) -> Result<Vec<IfName>> {
+    let resolved = resolve(host, cfg)?;
+    let mut out = vec![];
+    for i in ifaces {
+        if matches!(classify(host, cfg, &resolved, i)?, Named::Other) {
+            out.push(i.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// The resolved PF a bond's slave name means: by current netdev name, or by a `[[pf]]`
 /// matched by that name (which may not be on this host).
 pub fn slave<'c, 'r>(resolved: &'r [Resolved<'c>], slave: &IfName) -> Option<&'r Resolved<'c>> {
