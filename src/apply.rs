@@ -294,7 +294,7 @@ fn run_inner(
     if opts.reapply {
         log_unenslaved(host, cfg, opts, log)?;
     }
-    withdraw_if_needed(host, cfg, &plans, log)?;
+    withdraw_if_needed(host, cfg, &state, &plans, log)?;
     // before any VF or representor exists: the udev rule reads it when they appear
     if host.set_vfs_unmanaged(cfg.boot.unmanage_vfs)? {
         let (did, how) = if cfg.boot.unmanage_vfs {
@@ -392,24 +392,35 @@ fn lock_targets(
 
 /// A PF that needs work means the host is not ready (any more): take `ready` back until the
 /// run that finishes the work publishes it again.
-fn withdraw_if_needed(host: &Host, cfg: &Config, plans: &[Vec<Step>], log: &Log) -> Result<()> {
-    let mut why: Vec<String> = vec![];
-    // waiting for the bond to take its slaves is networking's work, not ours undone: if it
-    // never happens the wait fails, and that writes `failed`
-    for s in plans
-        .iter()
-        .flatten()
-        .filter(|s| !matches!(s, Step::WaitSlaves { .. }))
-    {
-        let w = format!("{}: needs re-applying ({s})", s.pf());
-        if !why.iter().any(|x| x.starts_with(&format!("{}:", s.pf()))) {
-            why.push(w);
-        }
+fn withdraw_if_needed(
+    host: &Host,
+    cfg: &Config,
+    state: &HostState,
+    plans: &[Vec<Step>],
+    log: &Log,
+) -> Result<()> {
+    let mut items: Vec<marker::Withdrawal> = vec![];
+    for ((pc, s), plan) in state.pfs.iter().zip(plans) {
+        // waiting for the bond to take its slaves is networking's work, not ours undone: if
+        // it never happens the wait fails, and that writes `failed`
+        let Some(step) = plan
+            .iter()
+            .find(|st| !matches!(st, Step::WaitSlaves { .. }))
+        else {
+            continue;
+        };
+        items.push(marker::Withdrawal {
+            pf: Some(s.name.clone()),
+            matcher: pc.matcher.to_string(),
+            state: marker::PfReadiness::Pending,
+            why: format!("{}: needs re-applying ({step})", s.name),
+        });
     }
-    if why.is_empty() {
+    if items.is_empty() {
         return Ok(());
     }
-    if marker::withdraw(host, &why, cfg.boot.legacy_marker.as_deref(), log)? {
+    if marker::withdraw(host, &items, cfg.boot.legacy_marker.as_deref(), log)? {
+        let why: Vec<&str> = items.iter().map(|w| w.why.as_str()).collect();
         log.warn(&format!(
             "offload ready withdrawn until the work is done: {}",
             why.join("; ")
@@ -439,13 +450,19 @@ fn log_unenslaved(host: &Host, cfg: &Config, opts: &Options, log: &Log) -> Resul
 
 /// A configured PF went away (udev `remove`): `ready` no longer tells the truth.
 pub fn withdraw_gone(host: &Host, cfg: &Config, log: &Log) -> Result<()> {
-    let gone: Vec<String> = select::resolve(host, cfg)?
+    let gone: Vec<marker::Withdrawal> = select::resolve(host, cfg)?
         .iter()
         .filter(|r| r.name.is_none())
-        .map(|r| format!("configured PF ({}) is gone", r.cfg.matcher))
+        .map(|r| marker::Withdrawal {
+            pf: None,
+            matcher: r.cfg.matcher.to_string(),
+            state: marker::PfReadiness::Gone,
+            why: format!("configured PF ({}) is gone", r.cfg.matcher),
+        })
         .collect();
     if !gone.is_empty() && marker::withdraw(host, &gone, cfg.boot.legacy_marker.as_deref(), log)? {
-        log.warn(&format!("offload ready withdrawn: {}", gone.join("; ")));
+        let why: Vec<&str> = gone.iter().map(|w| w.why.as_str()).collect();
+        log.warn(&format!("offload ready withdrawn: {}", why.join("; ")));
     }
     Ok(())
 }

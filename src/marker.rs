@@ -138,6 +138,16 @@ pub fn clear_stale(host: &Host, legacy: Option<&Path>, log: &Log) -> Result<()> 
             host.run_dir().remove(f)?;
         }
     }
+    let run = host.run_dir();
+    for n in run.pf_names()? {
+        let this_boot = run
+            .read_pf(&n)?
+            .and_then(|t| serde_json::from_str::<PfMarker>(&t).ok())
+            .is_some_and(|m| m.boot_id == boot_id);
+        if !this_boot {
+            run.remove_pf(&n)?;
+        }
+    }
     if let Some(l) = legacy {
         if ready.is_none_or(|m| m.boot_id != boot_id) {
             legacy_best_effort(log, "not removed", host.legacy_marker(l).remove());
@@ -150,11 +160,18 @@ pub fn clear_stale(host: &Host, legacy: Option<&Path>, log: &Log) -> Result<()> 
 /// `ready` (with the legacy marker) is removed, so nobody waiting sees a ready host that is
 /// not. Returns false (writing nothing) when this boot's `ready` does not exist: then there is
 /// nothing to take back.
-pub fn withdraw(host: &Host, why: &[String], legacy: Option<&Path>, log: &Log) -> Result<bool> {
+pub fn withdraw(
+    host: &Host,
+    items: &[Withdrawal],
+    legacy: Option<&Path>,
+    log: &Log,
+) -> Result<bool> {
+    withdraw_pfs(host, items)?;
     let boot_id = host.boot_id()?;
     if read(host, RunFile::Ready)?.is_none_or(|m| m.boot_id != boot_id) {
         return Ok(false);
     }
+    let why: Vec<&str> = items.iter().map(|w| w.why.as_str()).collect();
     let m = Marker {
         boot_id,
         time: now(),
@@ -168,6 +185,120 @@ pub fn withdraw(host: &Host, why: &[String], legacy: Option<&Path>, log: &Log) -
         legacy_best_effort(log, "not removed", host.legacy_marker(l).remove());
     }
     Ok(true)
+}
+
+/// One configured PF's state (`pf/<name>`): `ready` says it for the whole host, this per PF, so
+/// a consumer (or `status`) sees which PF is being re-applied while the others keep working.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PfReadiness {
+    /// Fully configured as of the last run that looked at it.
+    Ready,
+    /// Re-appeared (or found changed) and being re-applied; `why` says what is left.
+    Pending,
+    /// Its device went away (udev `remove`: driver unbind, firmware reset, hot unplug).
+    Gone,
+}
+
+impl std::fmt::Display for PfReadiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PfReadiness::Ready => "ready",
+            PfReadiness::Pending => "pending",
+            PfReadiness::Gone => "gone",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PfMarker {
+    pub boot_id: String,
+    pub time: u64,
+    pub state: PfReadiness,
+    /// The `[[pf]]` match, which finds this file again when the PF is gone and has no name.
+    #[serde(rename = "match")]
+    pub matcher: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<PfSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// This boot's per-PF states, by PF name.
+pub fn pf_states(host: &Host) -> Result<Vec<(IfName, PfMarker)>> {
+    let boot_id = host.boot_id()?;
+    let run = host.run_dir();
+    let mut out = vec![];
+    for n in run.pf_names()? {
+        let Some(text) = run.read_pf(&n)? else {
+            continue;
+        };
+        if let Ok(m) = serde_json::from_str::<PfMarker>(&text) {
+            if m.boot_id == boot_id {
+                out.push((n, m));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sets one PF's state; writes nothing when this boot's file already says the same (its time
+/// aside), so a run that changes nothing writes nothing. True when written.
+pub fn set_pf_state(
+    host: &Host,
+    pf: &IfName,
+    matcher: &str,
+    state: PfReadiness,
+    summary: Option<PfSummary>,
+    why: Option<String>,
+) -> Result<bool> {
+    let boot_id = host.boot_id()?;
+    let run = host.run_dir();
+    let m = PfMarker {
+        boot_id,
+        time: now(),
+        state,
+        matcher: matcher.to_string(),
+        summary,
+        why,
+    };
+    let current = run
+        .read_pf(pf)?
+        .and_then(|t| serde_json::from_str::<PfMarker>(&t).ok());
+    if current.is_some_and(|c| PfMarker { time: m.time, ..c } == m) {
+        return Ok(false);
+    }
+    let json = serde_json::to_vec_pretty(&m).context("encoding PF state")?;
+    run.write_pf(pf, &json)?;
+    Ok(true)
+}
+
+/// What takes one PF's `ready` back: by name, or by its match when it is gone (no netdev).
+pub struct Withdrawal {
+    pub pf: Option<IfName>,
+    pub matcher: String,
+    pub state: PfReadiness,
+    pub why: String,
+}
+
+/// Per PF: a PF whose state file (this boot's) says ready now says pending or gone. Returns the
+/// files written.
+fn withdraw_pfs(host: &Host, items: &[Withdrawal]) -> Result<u32> {
+    let states = pf_states(host)?;
+    let mut wrote = 0;
+    for w in items {
+        let found = states.iter().find(|(n, m)| match &w.pf {
+            Some(p) => n == p,
+            None => m.matcher == w.matcher,
+        });
+        let Some((name, m)) = found else { continue };
+        if m.state == PfReadiness::Ready
+            && set_pf_state(host, name, &m.matcher, w.state, None, Some(w.why.clone()))?
+        {
+            wrote += 1;
+        }
+    }
+    Ok(wrote)
 }
 
 #[derive(Debug, PartialEq)]
@@ -349,6 +480,36 @@ mod tests {
         let st = wait(&h, Duration::from_secs(10)).unwrap();
         t.join().unwrap();
         assert!(matches!(st, Status::Ready(_)));
+    }
+
+    #[test]
+    fn per_pf_state_withdraws_only_the_pf_named_and_finds_a_gone_one_by_its_match() {
+        let (d, h) = host();
+        let a: IfName = "ens1f0".parse().unwrap();
+        let b: IfName = "ens1f1".parse().unwrap();
+        for (n, m) in [(&a, "name ens1f0"), (&b, "pci 0000:3b:00.1")] {
+            assert!(set_pf_state(&h, n, m, PfReadiness::Ready, None, None).unwrap());
+            // the same state again: nothing written
+            assert!(!set_pf_state(&h, n, m, PfReadiness::Ready, None, None).unwrap());
+        }
+        write_ready(&h, vec![], None, &log()).unwrap();
+        let gone = Withdrawal {
+            pf: None,
+            matcher: "pci 0000:3b:00.1".into(),
+            state: PfReadiness::Gone,
+            why: "configured PF (pci 0000:3b:00.1) is gone".into(),
+        };
+        assert!(withdraw(&h, &[gone], None, &log()).unwrap());
+        let states = pf_states(&h).unwrap();
+        assert_eq!(states[0].1.state, PfReadiness::Ready, "{states:?}");
+        assert_eq!(states[1].0, b);
+        assert_eq!(states[1].1.state, PfReadiness::Gone);
+        assert_eq!(status(&h).unwrap(), Status::Pending);
+        // another boot's per-PF files are forgotten like its markers
+        std::fs::write(d.path().join("proc/sys/kernel/random/boot_id"), "b2\n").unwrap();
+        assert!(pf_states(&h).unwrap().is_empty());
+        clear_stale(&h, None, &log()).unwrap();
+        assert!(h.run_dir().pf_names().unwrap().is_empty());
     }
 
     #[test]

@@ -239,8 +239,9 @@ fn vf_post_puts_uplink_and_representors_in_the_bridge_once_and_removes_stale_por
         err.contains("ens1f0: OVS bridge br-offload: add ports ens1f0, ens1f0_0, ens1f0_1, ens1f0_2, ens1f0_3; remove stale ports gone0"),
         "{err}"
     );
-    // two OVSDB transactions, the unmanaged-VFs switch, the VF map and the ready marker
-    assert!(err.contains("2 step(s), 5 write(s)"), "{err}");
+    // two OVSDB transactions, the unmanaged-VFs switch, the VF map, the PF's state and the
+    // ready marker
+    assert!(err.contains("2 step(s), 6 write(s)"), "{err}");
     assert_eq!(
         srv.ports(),
         [

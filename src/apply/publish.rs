@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::log::Log;
-use crate::marker::{self, MapEntry, PfSummary};
+use crate::marker::{self, MapEntry, PfReadiness, PfSummary};
 use crate::observe::{self, HostState};
 use crate::plan::{Phase, Step};
 use crate::select::{Resolved, Target};
@@ -94,6 +94,25 @@ fn publish(
     plans: &[Vec<Step>],
     log: &Log,
 ) -> Result<bool> {
+    let summaries: Vec<PfSummary> = state.pfs.iter().map(|(_, s)| summarize(s)).collect();
+    for (((pc, s), p), sum) in state.pfs.iter().zip(plans).zip(&summaries) {
+        let (st, sum, why) = match p.first() {
+            None => (PfReadiness::Ready, Some(sum.clone()), None),
+            Some(step) => (PfReadiness::Pending, None, Some(step.to_string())),
+        };
+        if marker::set_pf_state(host, &s.name, &pc.matcher.to_string(), st, sum, why)? {
+            log.step(
+                s.name.as_str(),
+                "pf-state",
+                &format!(
+                    "{} {}: wrote {}",
+                    s.name,
+                    st,
+                    host.run_dir().pf_file(&s.name).display()
+                ),
+            );
+        }
+    }
     if let Some((s, p)) = state.pfs.iter().zip(plans).find(|(_, p)| !p.is_empty()) {
         log.info(&format!(
             "not marking ready yet: {} still needs {} step(s), e.g. {}",
@@ -127,15 +146,8 @@ fn publish(
                 reserved: pc.reserved_vfs.contains(&(v.index as u16)),
             });
         }
-        summary.push(PfSummary {
-            name: s.name.clone(),
-            device: s.dev_name.clone(),
-            vfs: s.numvfs,
-            eswitch: s.eswitch.map(|m| m.to_string()),
-            representors: s.reps.len(),
-            bound: s.vfs.iter().filter(|v| v.driver.is_some()).count(),
-        });
     }
+    summary.extend(summaries);
     if marker::write_map(host, &map)? {
         log.step(
             "-",
@@ -154,4 +166,15 @@ fn publish(
         );
     }
     Ok(true)
+}
+
+fn summarize(s: &crate::observe::PfState) -> PfSummary {
+    PfSummary {
+        name: s.name.clone(),
+        device: s.dev_name.clone(),
+        vfs: s.numvfs,
+        eswitch: s.eswitch.map(|m| m.to_string()),
+        representors: s.reps.len(),
+        bound: s.vfs.iter().filter(|v| v.driver.is_some()).count(),
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::Host;
+use crate::types::IfName;
 
 /// The files we keep in the run directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +81,35 @@ impl RunDir<'_> {
     /// Removes the file; absent is fine. True when something was removed.
     pub fn remove(&self, f: RunFile) -> Result<bool> {
         self.host.remove(&self.file(f))
+    }
+
+    /// `pf/<name>`: one configured PF's own state, beside the whole-host markers.
+    pub fn pf_file(&self, pf: &IfName) -> PathBuf {
+        self.dir.join("pf").join(pf.as_str())
+    }
+
+    pub fn read_pf(&self, pf: &IfName) -> Result<Option<String>> {
+        self.host.read_opt(&self.pf_file(pf))
+    }
+
+    /// Atomically, like the whole-host markers (mode 0644).
+    pub fn write_pf(&self, pf: &IfName, contents: &[u8]) -> Result<()> {
+        self.host.create_dir_all(&self.dir.join("pf"))?;
+        self.host.write_atomic(&self.pf_file(pf), contents)
+    }
+
+    pub fn remove_pf(&self, pf: &IfName) -> Result<bool> {
+        self.host.remove(&self.pf_file(pf))
+    }
+
+    /// The PFs that have a state file; a name that is no interface name is not ours.
+    pub fn pf_names(&self) -> Result<Vec<IfName>> {
+        Ok(self
+            .host
+            .list(&self.dir.join("pf"))?
+            .into_iter()
+            .filter_map(|n| n.parse::<IfName>().ok())
+            .collect())
     }
 
     /// Opens (creating, mode 0600) the lock file of one device, `lock/<device>`, for `flock`.

@@ -16,6 +16,7 @@
 # enslavement, and must wait for it.
 
 . /opt/sriov-offload/lib/boot-checks.sh
+. /opt/sriov-offload/lib/reapply-checks.sh
 NET_UNIT=systemd-networkd.service
 # no hooks run the binaries before the units: each unit's is their first execution, which TCG
 # must translate first (1.0-1.4 s from systemd's "Starting" to the binary's own clock on a quiet
@@ -137,5 +138,16 @@ log "vf-post waited ${wait_ms:-?} ms for eth1 ($el ms from its start to its exit
 check "the wait lasted until the enslavement (>= 3000 ms: ${wait_ms:-?})" test "${wait_ms:-0}" -ge 3000
 check_eq "bond0 slaves again" "eth0 eth1" "$(tr ' ' '\n' </sys/class/net/bond0/bonding/slaves | sort | xargs)"
 check "ready marker still there" test -e /run/sriov-offload/ready
+
+# --- a bond slave's driver reloaded after boot: networkd re-enslaves it, its re-apply runs ------
+# shellcheck disable=SC2046 # word splitting of the VF list is wanted
+set -- $(vfs_of 0000:01:00.0)
+guest_dev=$(netdev_of "$1")
+ip link set "$guest_dev" up
+guest_ifindex=$(read_file /sys/class/net/$guest_dev/ifindex)
+reapply_igb_slave networkd
+check_eq "the other PF's in-use VF kept its netdev" "$guest_ifindex" "$(read_file /sys/class/net/$guest_dev/ifindex)"
+check_eq "the other PF still has 4 VFs" 4 "$(read_file $P/0000:01:00.0/sriov_numvfs)"
+ip link set "$guest_dev" down
 
 boot_dpkg_checks

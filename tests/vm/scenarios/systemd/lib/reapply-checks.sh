@@ -42,36 +42,63 @@ reapply_checks() {
     steps=$(journalctl -u sriov-offload-reapply@eth2.service --since "$since" -o export 2>/dev/null | grep -a '^SRIOV_PF=' | grep -v '^SRIOV_PF=-$' | sort -u | tr '\n' ' ')
     check_eq "the re-apply took steps for eth2 alone" "SRIOV_PF=eth2 " "$steps"
 
-    # --- an igb PF of bond0 reloaded: ifupdown2 does not re-enslave it ----------------------
-    since=$(date '+%Y-%m-%d %H:%M:%S')
-    write_file /sys/bus/pci/drivers/igb/unbind 0000:81:00.0
-    check "eth1 gone: ready withdrawn" wait_for 10 sh -c '[ ! -e /run/sriov-offload/ready ]'
-    t0=$(now_ms)
-    write_file /sys/bus/pci/drivers/igb/bind 0000:81:00.0
-    check "eth1 back: ready again" wait_for 60 test -e /run/sriov-offload/ready
-    ms=$(elapsed_ms "$t0")
-    log "igb PF 0000:81:00.0 re-bound -> ready again: $ms ms"
-    check_eq "0000:81:00.0 has 4 VFs again" 4 "$(read_file $P/0000:81:00.0/sriov_numvfs)"
-    bound=0
-    for vf in $(vfs_of 0000:81:00.0); do [ "$(driver_of "$vf")" = igbvf ] && bound=$((bound + 1)); done
-    check_eq "its 4 VFs bound to igbvf again" 4 "$bound"
-    pf=$(ls $P/0000:81:00.0/net)
-    wait_for 30 sh -c "[ \"\$(systemctl is-active sriov-offload-reapply@$pf.service)\" = inactive ]"
-    journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1 | tail -20 | sed 's/^/#   /'
-    check_contains "the journal says ifup is needed to re-enslave it" "ifup bond0" \
-        "$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager 2>&1)"
-    steps=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" -o export 2>/dev/null | grep -a '^SRIOV_PF=' | grep -v '^SRIOV_PF=-$' | sort -u | tr '\n' ' ')
-    check_eq "the re-apply took steps for $pf alone" "SRIOV_PF=$pf " "$steps"
-
-    # what the journal told the operator to do: ifup of the bond re-enslaves it, its hooks find
-    # nothing left to do (not ifreload -a here: it would drop br-offload's representor ports,
-    # which its stanza does not list)
-    check "ifup bond0 re-enslaves $pf" ifup bond0
-    check_eq "$pf is a slave of bond0 again" bond0 "$(basename "$(readlink /sys/class/net/$pf/master)")"
-    check "still ready after ifup" test -e /run/sriov-offload/ready
-
+    reapply_igb_slave ifupdown
     check_eq "the other PF's in-use VF kept its netdev" "$guest_ifindex" "$(read_file /sys/class/net/$guest_dev/ifindex)"
     check_eq "the other PF still has 4 VFs" 4 "$(read_file $P/0000:01:00.0/sriov_numvfs)"
     check "no failed marker after the re-appearances" test ! -e /run/sriov-offload/failed
     ip link set "$guest_dev" down
+}
+
+# reapply_igb_slave ifupdown|networkd: the igb driver of bond0's slave 0000:81:00.0 unbound and
+# bound again. ifupdown does not re-enslave it: the journal must say `ifup bond0`, which then
+# finds nothing left to do. systemd-networkd re-enslaves it by itself, within about a second,
+# before the re-apply's pre steps run: the re-apply works on a PF that is a slave again.
+reapply_igb_slave() {
+    kind=$1
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    pf=$(ls $P/0000:81:00.0/net)
+    other=$(ls $P/0000:01:00.0/net)
+    check_contains "per-PF state of $pf: ready" '"state": "ready"' "$(read_file /run/sriov-offload/pf/$pf)"
+    write_file /sys/bus/pci/drivers/igb/unbind 0000:81:00.0
+    check "0000:81:00.0 gone: ready withdrawn" wait_for 10 sh -c '[ ! -e /run/sriov-offload/ready ]'
+    check_contains "per-PF state of $pf: gone" '"state": "gone"' "$(read_file /run/sriov-offload/pf/$pf)"
+    check_contains "per-PF state of $other: still ready" '"state": "ready"' "$(read_file /run/sriov-offload/pf/$other)"
+    t0=$(now_ms)
+    write_file /sys/bus/pci/drivers/igb/bind 0000:81:00.0
+    check "0000:81:00.0 back: ready again" wait_for 60 test -e /run/sriov-offload/ready
+    ms=$(elapsed_ms "$t0")
+    log "igb PF 0000:81:00.0 re-bound -> ready again ($kind): $ms ms"
+    check_eq "0000:81:00.0 has 4 VFs again" 4 "$(read_file $P/0000:81:00.0/sriov_numvfs)"
+    bound=0
+    for vf in $(vfs_of 0000:81:00.0); do [ "$(driver_of "$vf")" = igbvf ] && bound=$((bound + 1)); done
+    check_eq "its 4 VFs bound to igbvf again" 4 "$bound"
+    check_eq "it has its name again" "$pf" "$(ls $P/0000:81:00.0/net)"
+    check_contains "per-PF state of $pf: ready again" '"state": "ready"' "$(read_file /run/sriov-offload/pf/$pf)"
+    wait_for 30 sh -c "[ \"\$(systemctl is-active sriov-offload-reapply@$pf.service)\" = inactive ]"
+    check_eq "sriov-offload-reapply@$pf succeeded" success "$(show "sriov-offload-reapply@$pf.service" Result)"
+    journal=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" --no-pager -o short-precise 2>&1)
+    echo "$journal" | tail -20 | sed 's/^/#   /'
+    steps=$(journalctl -u "sriov-offload-reapply@$pf.service" --since "$since" -o export 2>/dev/null | grep -a '^SRIOV_PF=' | grep -v '^SRIOV_PF=-$' | sort -u | tr '\n' ' ')
+    check_eq "the re-apply took steps for $pf alone" "SRIOV_PF=$pf " "$steps"
+    case $kind in
+    ifupdown)
+        check_contains "the journal says ifup is needed to re-enslave it" "ifup bond0" "$journal"
+        # what the journal told the operator to do: ifup of the bond re-enslaves it, its hooks
+        # find nothing left to do (not ifreload -a here: it would drop br-offload's
+        # representor ports, which its stanza does not list)
+        check "ifup bond0 re-enslaves $pf" ifup bond0
+        ;;
+    networkd)
+        # when networkd took it back, relative to the re-apply's steps above
+        journalctl -u systemd-networkd.service --since "$since" --no-pager -o short-precise 2>&1 |
+            grep -a "$pf" | tail -5 | sed 's/^/#   networkd: /'
+        check_eq "networkd re-enslaved $pf (nobody ran ifup)" bond0 "$(basename "$(readlink /sys/class/net/$pf/master)")"
+        case $journal in
+        *"ifup bond0"*) fail "the journal asks for ifup on a networkd host" ;;
+        esac
+        ;;
+    esac
+    check_eq "$pf is a slave of bond0 again" bond0 "$(basename "$(readlink /sys/class/net/$pf/master)")"
+    check "still ready after the re-enslavement" test -e /run/sriov-offload/ready
+    check "no failed marker after the re-appearance" test ! -e /run/sriov-offload/failed
 }
