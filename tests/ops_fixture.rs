@@ -82,6 +82,11 @@ fn stable_json(s: &str) -> String {
             *t = 0.into();
         }
     }
+    for pf in v["pfs"].as_array_mut().into_iter().flatten() {
+        if let Some(t) = pf.pointer_mut("/pf_state/time") {
+            *t = 0.into();
+        }
+    }
     serde_json::to_string_pretty(&v).unwrap() + "\n"
 }
 

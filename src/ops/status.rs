@@ -95,9 +95,19 @@ pub struct PfView {
     pub bond: Option<BondView>,
     /// Who holds this PF's lock (`pid 1234 (vf-post)`): a run in progress.
     pub lock_holder: Option<String>,
+    /// This boot's `pf/<name>` state file: `ready`, `pending` or `gone`, with why when not ready.
+    pub pf_state: Option<PfStateView>,
     pub irq: Option<IrqView>,
     pub vf_list: Vec<VfView>,
     pub matches: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct PfStateView {
+    pub state: String,
+    /// Seconds since the epoch.
+    pub time: u64,
+    pub why: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -257,6 +267,17 @@ pub fn build(
     let plans = plan_pfs(cfg, state);
     let tune = plan_tune(state);
     let marker = marker::status(host)?;
+    let pf_states = marker::pf_states(host)?;
+    let pf_state = |name: &str, matcher: &str| {
+        pf_states
+            .iter()
+            .find(|(n, m)| n.as_str() == name || m.matcher == matcher)
+            .map(|(_, m)| PfStateView {
+                state: m.state.to_string(),
+                time: m.time,
+                why: m.why.clone(),
+            })
+    };
     let mut differences = vec![];
     let mut pfs = vec![];
     for p in &plans {
@@ -391,6 +412,7 @@ pub fn build(
             },
             bond,
             lock_holder: host.lock_holder_of(&s.dev_name),
+            pf_state: pf_state(s.name.as_str(), &p.cfg.matcher.to_string()),
             irq: (seen.irq_error.is_none() && irq.devices > 0).then_some(irq),
             vf_list,
             matches: differences.len() == before,
@@ -433,6 +455,10 @@ pub fn build(
             },
             bond: None,
             lock_holder: None,
+            pf_state: pf_state(
+                u.name.as_ref().map_or("", |n| n.as_str()),
+                &u.cfg.matcher.to_string(),
+            ),
             irq: None,
             vf_list: vec![],
             matches: false,
@@ -544,12 +570,19 @@ impl Status {
                 p.irq.as_ref().map_or("-".into(), |i| {
                     format!("{}/{}", i.on_local_cpus, i.queue_irqs)
                 }),
-                if !p.present {
-                    "absent".into()
-                } else if ndiff == 0 {
-                    "ok".into()
-                } else {
-                    format!("{ndiff} difference(s)")
+                {
+                    let st = if !p.present {
+                        "absent".into()
+                    } else if ndiff == 0 {
+                        "ok".into()
+                    } else {
+                        format!("{ndiff} difference(s)")
+                    };
+                    // what the PF's own state file tells consumers, when it is not `ready`
+                    match &p.pf_state {
+                        Some(f) if f.state != "ready" => format!("{st} (marked {})", f.state),
+                        _ => st,
+                    }
                 },
             ]);
         }
