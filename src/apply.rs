@@ -5,7 +5,7 @@ mod exec;
 pub mod ovs;
 mod publish;
 
-use exec::{exec, exec_wait};
+use exec::exec_wait;
 use publish::verify_and_publish;
 
 use std::time::{Duration, Instant};
@@ -315,7 +315,7 @@ fn run_inner(
         log,
         probe_jobs: cfg.probe_jobs,
     };
-    let (executed, thread_writes) = ex.run(&mut kernel, &mut waiter, &stages(&plans))?;
+    let (executed, thread_writes) = ex.run(&mut kernel, &mut waiter, &plans)?;
     let ready = verify_and_publish(
         host,
         &mut kernel,
@@ -484,42 +484,7 @@ fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {
     }
 }
 
-fn is_wait(s: &Step) -> bool {
-    matches!(
-        s,
-        Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. }
-    )
-}
-
-/// Stages the steps so that PFs progress together: the bonds' enslavement first (a plan starts
-/// with it when it waits for it), then everything before the other waits on every PF, then the
-/// waits, then the rest — the kernel works on all PFs while we wait on one. Stages 0 and 2 are
-/// waits.
-fn stages(plans: &[Vec<Step>]) -> [Vec<&Step>; 4] {
-    let mut stages: [Vec<&Step>; 4] = [vec![], vec![], vec![], vec![]];
-    for p in plans {
-        let n = p
-            .iter()
-            .take_while(|s| matches!(s, Step::WaitSlaves { .. }))
-            .count();
-        stages[0].extend(&p[..n]);
-        let rest = &p[n..];
-        let first_wait = rest.iter().position(is_wait);
-        let last_wait = rest.iter().rposition(is_wait);
-        for (i, s) in rest.iter().enumerate() {
-            let stage = match (first_wait, last_wait) {
-                (Some(f), _) if i < f => 1,
-                (Some(_), Some(l)) if i <= l => 2,
-                (Some(_), _) => 3,
-                (None, _) => 1,
-            };
-            stages[stage].push(s);
-        }
-    }
-    stages
-}
-
-/// Executes staged steps against the observed state.
+/// Executes the plans against the observed state.
 struct Executor<'a> {
     host: &'a Host,
     state: &'a HostState<'a>,
@@ -529,16 +494,21 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    fn one(&self, kernel: &mut Kernel, waiter: Option<&mut Waiter>, s: &Step) -> Result<()> {
+    fn one(&self, kernel: &mut Kernel, waiter: &mut Waiter, s: &Step) -> Result<()> {
         let pf = self
             .state
             .pf(s.pf())
             .with_context(|| format!("internal: step for unknown PF {}", s.pf()))?;
         let t0 = Instant::now();
-        match waiter {
-            Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf, self.probe_jobs)?,
-            None => exec(self.host, kernel, s, pf, self.probe_jobs)?,
-        }
+        exec_wait(
+            self.host,
+            kernel,
+            waiter,
+            self.deadline,
+            s,
+            pf,
+            self.probe_jobs,
+        )?;
         self.log.step(
             s.pf().as_str(),
             s.kind(),
@@ -547,68 +517,55 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// Each PF's plan in order, PFs side by side, each with its own event subscription: while
+    /// one PF waits for its representors or its LAG, another binds its VFs (the VF probes are
+    /// the long part of a boot: hundreds of ms of firmware commands each on mlx5). PFs do not
+    /// depend on each other's steps: a bond's PFs meet only in waits (enslavement, LAG), which
+    /// each PF's thread does on its own. The kernel runs `sriov_numvfs` writes of different
+    /// PFs one after the other all the same; `probe` lists what else it serialises. A PF that
+    /// fails stops there; the others go on, and every failure is named.
     /// Returns (steps executed, netlink writes made by worker threads).
     fn run(
         &self,
         kernel: &mut Kernel,
         waiter: &mut Waiter,
-        stages: &[Vec<&Step>; 4],
+        plans: &[Vec<Step>],
     ) -> Result<(usize, u32)> {
-        let mut executed = 0;
-        let mut thread_writes = 0;
-        for (i, stage) in stages.iter().enumerate() {
-            if i == 0 || i == 2 {
-                // the waits: the kernel works on every PF meanwhile, so one after the other
-                for s in stage {
-                    self.one(kernel, Some(&mut *waiter), s)?;
-                    executed += 1;
-                }
-                continue;
+        let plans: Vec<&Vec<Step>> = plans.iter().filter(|p| !p.is_empty()).collect();
+        let [first, rest @ ..] = plans.as_slice() else {
+            return Ok((0, 0));
+        };
+        if rest.is_empty() {
+            for s in first.iter() {
+                self.one(kernel, waiter, s)?;
             }
-            let (n, w) = self.side_by_side(kernel, stage)?;
-            executed += n;
-            thread_writes += w;
+            return Ok((first.len(), 0));
         }
-        Ok((executed, thread_writes))
-    }
-
-    /// Each PF's steps in order, PFs side by side: creating 32 VFs or probing their drivers
-    /// takes the kernel hundreds of ms per PF, and PFs do not depend on each other. (The
-    /// kernel runs `sriov_numvfs` writes of different PFs one after the other all the same;
-    /// `probe` lists what it serialises.)
-    fn side_by_side(&self, kernel: &mut Kernel, stage: &[&Step]) -> Result<(usize, u32)> {
-        let mut groups: Vec<(&IfName, Vec<&Step>)> = vec![];
-        for s in stage {
-            match groups.iter_mut().find(|(pf, _)| *pf == s.pf()) {
-                Some((_, v)) => v.push(s),
-                None => groups.push((s.pf(), vec![s])),
-            }
-        }
-        if groups.len() <= 1 {
-            for s in stage {
-                self.one(kernel, None, s)?;
-            }
-            return Ok((stage.len(), 0));
-        }
+        // subscribed here, before any step of any PF changes anything, so no PF's event
+        // between a write and its wait is lost
+        let mut waiters: Vec<Waiter> = rest
+            .iter()
+            .map(|_| Waiter::new(self.host))
+            .collect::<Result<_>>()?;
         let results: Vec<(usize, u32, Result<()>)> = std::thread::scope(|sc| {
-            let handles: Vec<_> = groups
-                .iter()
-                .map(|(_, steps)| {
-                    sc.spawn(move || {
-                        let mut k = Kernel::new(self.host);
-                        let mut n = 0;
-                        let mut res = Ok(());
-                        for s in steps {
-                            res = self.one(&mut k, None, s);
-                            if res.is_err() {
-                                break;
-                            }
-                            n += 1;
+            let mut handles = vec![];
+            let work = std::iter::once((*first, waiter))
+                .chain(rest.iter().copied().zip(waiters.iter_mut()));
+            for (steps, w) in work {
+                handles.push(sc.spawn(move || {
+                    let mut k = Kernel::new(self.host);
+                    let mut n = 0;
+                    let mut res = Ok(());
+                    for s in steps {
+                        res = self.one(&mut k, w, s);
+                        if res.is_err() {
+                            break;
                         }
-                        (n, k.writes, res)
-                    })
-                })
-                .collect();
+                        n += 1;
+                    }
+                    (n, k.writes, res)
+                }));
+            }
             handles
                 .into_iter()
                 .map(|h| {
@@ -623,65 +580,28 @@ impl Executor<'_> {
             executed += n;
             writes += w;
             if let Err(e) = r {
-                errors.push(format!("{e:#}"));
+                errors.push(e);
             }
         }
-        if !errors.is_empty() {
-            bail!("{}", errors.join("\n"));
+        match errors.len() {
+            0 => Ok((executed, writes)),
+            // as it is, so its kind (a wait that timed out: exit 3) decides the exit code
+            1 => Err(errors.remove(0)),
+            _ => Err(PfFailures(errors).into()),
         }
-        Ok((executed, writes))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Several PFs failed, each for its own reason: all are named, and the exit code is a
+/// timeout's only when every one of them timed out.
+#[derive(Debug)]
+pub struct PfFailures(pub Vec<anyhow::Error>);
 
-    fn n(s: &str) -> IfName {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn enslavement_waits_are_a_stage_of_their_own_before_everything_else() {
-        let wait_slaves = |pf: &str| Step::WaitSlaves {
-            bond: n("bond0"),
-            pf: n(pf),
-            slaves: vec![n("p0"), n("p1")],
-        };
-        let plans: Vec<Vec<Step>> = ["p0", "p1"]
-            .iter()
-            .map(|pf| {
-                vec![
-                    wait_slaves(pf),
-                    Step::Eswitch {
-                        pf: n(pf),
-                        mode: crate::config::EswitchMode::Switchdev,
-                    },
-                    Step::WaitReps {
-                        pf: n(pf),
-                        vfs: vec![0],
-                    },
-                    Step::HwTcOffload { pf: n(pf) },
-                ]
-            })
-            .collect();
-        let kinds: Vec<Vec<String>> = stages(&plans)
-            .iter()
-            .map(|st| {
-                st.iter()
-                    .map(|s| format!("{} {}", s.pf(), s.kind()))
-                    .collect()
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                vec!["p0 wait-slaves", "p1 wait-slaves"],
-                // the mode changes still run side by side
-                vec!["p0 eswitch", "p1 eswitch"],
-                vec!["p0 wait-representors", "p1 wait-representors"],
-                vec!["p0 hw-tc-offload", "p1 hw-tc-offload"],
-            ]
-        );
+impl std::fmt::Display for PfFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: Vec<String> = self.0.iter().map(|e| format!("{e:#}")).collect();
+        f.write_str(&all.join("\n"))
     }
 }
+
+impl std::error::Error for PfFailures {}

@@ -170,6 +170,13 @@ pub fn interfaces(args: &[String]) -> Result<Vec<IfName>, String> {
 
 /// Exit code for an error: typed errors decide, everything else is a failure.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(f) = e.downcast_ref::<apply::PfFailures>() {
+        return if f.0.iter().all(|e| exit_code(e) == EXIT_TIMEOUT) {
+            EXIT_TIMEOUT
+        } else {
+            EXIT_FAILED
+        };
+    }
     if e.chain().any(|c| c.is::<ConfigError>()) {
         EXIT_USAGE
     } else if e.chain().any(|c| c.is::<Timeout>() || c.is::<NoEvents>()) {

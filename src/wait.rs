@@ -1,7 +1,8 @@
 //! Event-driven waits with deadlines. Subscribe first (before triggering the change), then
 //! check, then sleep in poll(2) until the kernel announces something: a link message
-//! (RTNLGRP_LINK: new VF netdevs, representors, enslavement) or a uevent (devices added,
-//! drivers bound, RDMA devices such as `mlx5_bond_0` appearing). No polling interval exists.
+//! (RTNLGRP_LINK: new VF netdevs, representors, enslavement, renames) or a uevent (devices
+//! added, drivers bound, RDMA devices such as `mlx5_bond_0` appearing; udevd's "processed").
+//! No polling interval exists.
 
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
@@ -61,7 +62,10 @@ impl fmt::Display for NoEvents {
 
 impl std::error::Error for NoEvents {}
 
-const UEVENT_KERNEL_GROUP: u32 = 1; // kernel uevents (udev's own are group 2)
+// kernel uevents, and udevd's own announcement that it has processed a device (its rules ran,
+// a netdev was renamed, its database record written)
+const UEVENT_KERNEL_GROUP: u32 = 1;
+const UEVENT_UDEV_GROUP: u32 = 2;
 
 fn subscribe(proto: SockProtocol, groups: u32, name: &str) -> Result<OwnedFd> {
     let fd = socket(
@@ -102,7 +106,7 @@ impl Waiter {
             links: Some(LinkWatcher::new()?),
             uevents: Some(subscribe(
                 SockProtocol::NetlinkKObjectUEvent,
-                UEVENT_KERNEL_GROUP,
+                UEVENT_KERNEL_GROUP | UEVENT_UDEV_GROUP,
                 "kobject-uevent",
             )?),
             events: 0,

@@ -162,15 +162,51 @@ pub(super) fn exec_wait(
             )
         }
         Step::WaitReps { vfs, .. } => {
+            // present and, where udev runs, processed by it: a representor's name is final only
+            // once its rules ran (renaming `eth4` to `ens1f0_pf0vf0`), and every later step and
+            // the VF map use names
+            let udev = host.udev_running();
             waiter.until(&format!("representors of {}", pf.name), deadline, || {
                 let reps = observe::current_reps(host, kernel, pf)?;
-                let missing: Vec<String> = vfs
-                    .iter()
-                    .filter(|v| !reps.contains_key(v))
-                    .map(|v| format!("representor of VF {v}"))
-                    .collect();
+                let mut missing = vec![];
+                for v in vfs {
+                    match reps.get(v) {
+                        None => missing.push(format!("representor of VF {v}")),
+                        Some(r) if udev && !host.udev_initialized(r)? => missing.push(format!(
+                            "representor {r} of VF {v} (udev has not processed it yet)"
+                        )),
+                        Some(_) => {}
+                    }
+                }
                 Ok((!missing.is_empty()).then_some(missing))
             })
+        }
+        Step::Bind { vfs, .. } => {
+            exec(host, kernel, step, pf, probe_jobs)?;
+            if !host.udev_running() {
+                return Ok(());
+            }
+            // the VF netdevs the probes made get their final names from udev: wait for that,
+            // so the VF map and the steps after this one see them
+            let dev = host.netdev(&pf.name).physical_device()?;
+            waiter.until(
+                &format!("udev to name the VF netdevs of {}", pf.name),
+                deadline,
+                || {
+                    let mut missing = vec![];
+                    for v in vfs {
+                        for nd in dev.vf(*v)?.netdevs()? {
+                            if !host.udev_initialized(nd.name())? {
+                                missing.push(format!(
+                                    "VF {v} netdev {} (udev has not processed it yet)",
+                                    nd.name()
+                                ));
+                            }
+                        }
+                    }
+                    Ok((!missing.is_empty()).then_some(missing))
+                },
+            )
         }
         _ => exec(host, kernel, step, pf, probe_jobs),
     }

@@ -223,6 +223,22 @@ impl Host {
         Ok(by_name.into_values().collect())
     }
 
+    /// udevd runs (its control socket exists): new netdevs are renamed by its rules and
+    /// recorded in its database before anyone should use their names.
+    pub fn udev_running(&self) -> bool {
+        self.exists(&self.run("udev/control"))
+    }
+
+    /// udev has processed the netdev's `add` (rules run, renamed, database written): the same
+    /// test as systemd's `sd_device_get_is_initialized`, which networkd waits on. False also
+    /// when no netdev has that name (any more: udev renamed it).
+    pub fn udev_initialized(&self, name: &IfName) -> Result<bool> {
+        let Some(ifindex) = self.read_opt(&self.sys(format!("class/net/{name}/ifindex")))? else {
+            return Ok(false);
+        };
+        Ok(self.exists(&self.run(format!("udev/data/n{}", ifindex.trim()))))
+    }
+
     /// The udev database's properties of a netdev (`/run/udev/data/n<ifindex>`, `E:` lines),
     /// e.g. `NM_UNMANAGED=1`; `None` when udev has no record of it.
     pub fn udev_netdev_env(&self, name: &IfName) -> Result<Option<Vec<String>>> {
