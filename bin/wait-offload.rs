@@ -7,7 +7,12 @@ use sriov_offload::{cli, host::Host, marker};
 fn main() -> ExitCode {
     let args = cli::WaitArgs::parse();
     let host = Host::from_env();
-    match marker::wait(&host, args.timeout) {
+    let res = if args.pfs.is_empty() {
+        marker::wait(&host, args.timeout)
+    } else {
+        marker::wait_pfs(&host, &args.pfs, args.timeout)
+    };
+    match res {
         Ok(marker::Status::Ready(m)) => {
             if args.verbose {
                 eprintln!("wait-offload: ready ({} PF(s))", m.pfs.len());
@@ -20,6 +25,19 @@ fn main() -> ExitCode {
                 m.error.unwrap_or_default()
             );
             ExitCode::from(cli::EXIT_FAILED)
+        }
+        Ok(marker::Status::Pending) if !args.pfs.is_empty() => {
+            let files: Vec<String> = args
+                .pfs
+                .iter()
+                .map(|p| host.run_dir().pf_file(p).display().to_string())
+                .collect();
+            eprintln!(
+                "wait-offload: timed out after {:?}: {} did not say ready",
+                args.timeout,
+                files.join(", ")
+            );
+            ExitCode::from(cli::EXIT_TIMEOUT)
         }
         Ok(marker::Status::Pending) => {
             eprintln!(

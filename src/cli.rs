@@ -109,9 +109,12 @@ pub fn parse_flow_args(tool: &'static str) -> FlowArgs {
     name = "wait-offload",
     version,
     about = "Blocks until this boot's SR-IOV offload is ready (exit 0), failed (1) or the timeout passes (3)",
-    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored."
+    after_help = "Exit status: 0 ready, 1 failed (the error is printed), 2 usage error, 3 timed out.\n\nWaits on inotify for /run/sriov-offload/ready or failed of this boot (boot_id); markers of an earlier boot are ignored. With --pf, waits for those PFs' own state files (/run/sriov-offload/pf/NAME) to say ready instead: a consumer of one PF's VFs need not wait while another PF is re-applied."
 )]
 pub struct WaitArgs {
+    /// Wait only for this PF (its netdev name; repeatable) to be ready.
+    #[arg(long = "pf", value_name = "NAME")]
+    pub pfs: Vec<IfName>,
     /// How long to wait, e.g. 90s, 10m.
     #[arg(long, default_value = "600s", value_parser = crate::types::parse_duration)]
     pub timeout: std::time::Duration,

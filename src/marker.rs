@@ -321,9 +321,53 @@ pub fn status(host: &Host) -> Result<Status> {
     Ok(Status::Pending)
 }
 
+/// The status of some PFs only: `failed` (this boot's) wins; ready when every one of them is,
+/// by its own state file or by this boot's whole-host `ready` naming it.
+pub fn pf_status(host: &Host, pfs: &[IfName]) -> Result<Status> {
+    let st = status(host)?;
+    match &st {
+        Status::Failed(_) => return Ok(st),
+        Status::Ready(m) if pfs.iter().all(|p| m.pfs.iter().any(|s| &s.name == p)) => {
+            return Ok(st)
+        }
+        _ => {}
+    }
+    let states = pf_states(host)?;
+    let mut summaries = vec![];
+    let mut time = 0;
+    for p in pfs {
+        match states.iter().find(|(n, _)| n == p) {
+            Some((_, m)) if m.state == PfReadiness::Ready => {
+                summaries.extend(m.summary.clone());
+                time = time.max(m.time);
+            }
+            _ => return Ok(Status::Pending),
+        }
+    }
+    Ok(Status::Ready(Marker {
+        boot_id: host.boot_id()?,
+        time,
+        pfs: summaries,
+        error: None,
+    }))
+}
+
 /// Blocks until this boot's marker exists or `timeout` passes (`Pending`). inotify is set up
 /// before the first look, so a marker written in between is not missed.
 pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
+    wait_for(host, timeout, status)
+}
+
+/// [`wait`] for some PFs only ([`pf_status`]).
+pub fn wait_pfs(host: &Host, pfs: &[IfName], timeout: Duration) -> Result<Status> {
+    wait_for(host, timeout, |h| pf_status(h, pfs))
+}
+
+fn wait_for(
+    host: &Host,
+    timeout: Duration,
+    status: impl Fn(&Host) -> Result<Status>,
+) -> Result<Status> {
     let run = host.run_dir();
     // root makes the directory for the units that come after; anyone else (a non-root
     // consumer) watches the parent until the first run creates it
@@ -358,7 +402,19 @@ pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
         }
         Ok(())
     };
+    // the per-PF files live in `pf/`, which the first vf-post to publish creates
+    let pf_dir = d.join("pf");
+    let mut watching_pf = false;
+    let mut watch_pf = |ino: &Inotify| -> Result<()> {
+        if !watching_pf && pf_dir.is_dir() {
+            ino.add_watch(&pf_dir, files)
+                .with_context(|| format!("watching {}", pf_dir.display()))?;
+            watching_pf = true;
+        }
+        Ok(())
+    };
     watch(&ino)?;
+    watch_pf(&ino)?;
     let deadline = Instant::now() + timeout;
     loop {
         let st = status(host)?;
@@ -388,6 +444,7 @@ pub fn wait(host: &Host, timeout: Duration) -> Result<Status> {
             }
         }
         watch(&ino)?;
+        watch_pf(&ino)?;
     }
 }
 
@@ -505,6 +562,27 @@ mod tests {
         assert_eq!(states[1].0, b);
         assert_eq!(states[1].1.state, PfReadiness::Gone);
         assert_eq!(status(&h).unwrap(), Status::Pending);
+        // a consumer of ens1f0's VFs is not held back by ens1f1's re-apply; one of both is
+        assert!(matches!(
+            pf_status(&h, std::slice::from_ref(&a)).unwrap(),
+            Status::Ready(_)
+        ));
+        assert_eq!(
+            pf_status(&h, &[a.clone(), b.clone()]).unwrap(),
+            Status::Pending
+        );
+        let t = std::thread::spawn({
+            let root = d.path().to_path_buf();
+            let b = b.clone();
+            move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let h = Host::new(root);
+                set_pf_state(&h, &b, "pci 0000:3b:00.1", PfReadiness::Ready, None, None).unwrap();
+            }
+        });
+        let st = wait_pfs(&h, &[a.clone(), b.clone()], Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+        assert!(matches!(st, Status::Ready(_)), "{st:?}");
         // another boot's per-PF files are forgotten like its markers
         std::fs::write(d.path().join("proc/sys/kernel/random/boot_id"), "b2\n").unwrap();
         assert!(pf_states(&h).unwrap().is_empty());

@@ -266,6 +266,19 @@ fn wait_offload_exit_codes() {
         .args(["--timeout", "1s"])
         .assert()
         .success();
+    cmd("wait-offload", &f2)
+        .args(["--timeout", "1s", "--pf", "ens1f1"])
+        .assert()
+        .success();
+    let out = cmd("wait-offload", &f2)
+        .args(["--timeout", "50ms", "--pf", "ens9f0"])
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("run/sriov-offload/pf/ens9f0 did not say ready"),
+        "{err}"
+    );
     // a marker from another boot is not ready
     std::fs::write(f2.path("proc/sys/kernel/random/boot_id"), "another-boot\n").unwrap();
     cmd("wait-offload", &f2)
