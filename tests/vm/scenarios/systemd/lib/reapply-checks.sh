@@ -63,6 +63,9 @@ reapply_igb_slave() {
     check "0000:81:00.0 gone: ready withdrawn" wait_for 10 sh -c '[ ! -e /run/sriov-offload/ready ]'
     check_contains "per-PF state of $pf: gone" '"state": "gone"' "$(read_file /run/sriov-offload/pf/$pf)"
     check_contains "per-PF state of $other: still ready" '"state": "ready"' "$(read_file /run/sriov-offload/pf/$other)"
+    check "wait-offload --pf $other: ready while $pf is gone" wait-offload --pf "$other" --timeout 1s
+    wait-offload --pf "$pf" --timeout 100ms 2>/dev/null
+    check_eq "wait-offload --pf $pf: times out (exit 3) while it is gone" 3 "$?"
     t0=$(now_ms)
     write_file /sys/bus/pci/drivers/igb/bind 0000:81:00.0
     check "0000:81:00.0 back: ready again" wait_for 60 test -e /run/sriov-offload/ready
