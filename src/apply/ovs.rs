@@ -23,8 +23,18 @@ pub fn exec(host: &Host, kernel: &mut Kernel, step: &Step, pf: &PfState) -> Resu
             if db.bridge(bridge.as_str()).is_some() {
                 return Ok(());
             }
-            ovs.commit(&vswitch::add_bridge_ops(&db.root, bridge.as_str()))
-                .with_context(|| format!("{}: creating OVS bridge {bridge}", pf.name))
+            // two PFs of one bridge run side by side and may both find it missing: the
+            // bridge name is an OVSDB index, so the second commit fails, and finding the
+            // bridge made by the other is success
+            let r = ovs.commit(&vswitch::add_bridge_ops(&db.root, bridge.as_str()));
+            if r.is_err()
+                && ovs
+                    .read()
+                    .is_ok_and(|d| d.bridge(bridge.as_str()).is_some())
+            {
+                return Ok(());
+            }
+            r.with_context(|| format!("{}: creating OVS bridge {bridge}", pf.name))
         }
         Step::OvsDetach { bridge, port, .. } => {
             let Some(b) = db.bridge(bridge) else {
