@@ -275,6 +275,7 @@ fn run_inner(
         log.info(&w);
     }
     let plans = plan_all(cfg, &state, opts, opts.force)?;
+    log_vf_notes(cfg, &state, opts, log);
     log_nothing_to_do(&state, &plans, log);
     if opts.reapply {
         log_unenslaved(host, cfg, opts, log)?;
@@ -433,6 +434,26 @@ pub fn withdraw_gone(host: &Host, cfg: &Config, log: &Log) -> Result<()> {
         log.warn(&format!("offload ready withdrawn: {}", gone.join("; ")));
     }
     Ok(())
+}
+
+/// What the plan leaves undone on purpose (`plan::vf::notes`): a bond's slave's MTU, VF MTUs
+/// without a netdev, VFs taken from vfio-pci under `--force`.
+fn log_vf_notes(cfg: &Config, state: &HostState, opts: &Options, log: &Log) {
+    for (pc, s) in &state.pfs {
+        let inp = Input {
+            cfg: pc,
+            state: s,
+            bond: bond_ctx(cfg, &s.name),
+            await_bond: !opts.reapply,
+        };
+        for (warn, n) in plan::vf::notes(&inp, &state.facts, opts.force) {
+            if warn {
+                log.warn(&n);
+            } else {
+                log.info(&n);
+            }
+        }
+    }
 }
 
 fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {

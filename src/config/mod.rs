@@ -10,6 +10,7 @@ mod error;
 mod load;
 mod model;
 mod raw;
+mod vfkeys;
 
 pub use build::parse_str;
 pub use error::ConfigError;
@@ -20,3 +21,4 @@ pub use model::{
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
 pub use model::{ProbeJobs, MAX_PROBE_JOBS};
+pub use vfkeys::vf_bind;

@@ -194,7 +194,7 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
             Step::VfProps { vf, .. } => add(
                 "vf-props",
                 format!(
-                    "VF {vf}: MAC/VLAN/trust/spoofchk/link-state differ from the config ({st})"
+                    "VF {vf}: MAC/VLAN/trust/spoofchk/link-state/tx rates differ from the config ({st})"
                 ),
             ),
             Step::WaitLag { bond, .. } => add("lag", format!("VF LAG of {bond} is not active")),
@@ -222,6 +222,15 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
                 "bind",
                 format!("VF(s) {} not bound to {driver}", ranges(vfs)),
             ),
+            Step::Mtu { mtu, now, .. } => add(
+                "mtu",
+                format!(
+                    "MTU {}, want {mtu}",
+                    now.map_or("unknown".into(), |n| n.to_string())
+                ),
+            ),
+            Step::VfMtu { .. } if count_change => {}
+            Step::VfMtu { .. } => add("vf-mtu", st.to_string()),
             Step::HwTcOffload { .. } => add(
                 "hw-tc-offload",
                 "hw-tc-offload is off on the PF or a representor".into(),
