@@ -311,7 +311,7 @@ impl Rtnl {
                 );
                 let why = if refused && min > 0 {
                     format!(
-                        "the driver of {pf} refuses min_tx_rate (igb and others support max_tx_rate only): remove min_tx_rate of VF {vf} from the config"
+                        "the driver of {pf} refuses min_tx_rate {min} (igb and others limit max_tx_rate only; a device without SR-IOV refuses any rate): remove min_tx_rate of VF {vf} from the config"
                     )
                 } else if refused {
                     format!("the driver of {pf} refuses it (no rate limiting, or a rate above the link speed, or the link down?)")
