@@ -159,11 +159,16 @@ impl Step {
     }
 
     /// A step whose whole effect is one sysfs file write (so a fixture tree can show it stuck):
-    /// not binding, netlink or waits.
+    /// not binding, netlink or waits. MTUs are netlink on a real kernel, the `mtu` attribute on a
+    /// fixture tree.
     pub fn is_file_write(&self) -> bool {
         matches!(
             self,
-            Step::Autoprobe { .. } | Step::NumVfs { .. } | Step::Guid { .. }
+            Step::Autoprobe { .. }
+                | Step::NumVfs { .. }
+                | Step::Guid { .. }
+                | Step::Mtu { .. }
+                | Step::VfMtu { .. }
         )
     }
 

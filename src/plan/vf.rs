@@ -406,6 +406,15 @@ mod tests {
             "p0: VF 2 (0000:01:10.2) is bound to igbvf but bind wants pci-stub, and it is in use (VF 2 netdev vf2 is up); stop its user or pass --force"
         );
         assert!(plan(&c, &s, &Facts::default(), Phase::Post, true).is_ok());
+        // its netdev moved into a container's namespace: in use too
+        let mut s = igb(&[Some("igbvf"), Some("igbvf"), Some("igbvf")], &[]);
+        s.vfs[2].netdevs.clear();
+        let e = plan(&c, &s, &Facts::default(), Phase::Post, false).unwrap_err();
+        assert!(
+            e.reason
+                .contains("VF 2 is bound to igbvf with no netdev in this network namespace"),
+            "{e}"
+        );
     }
 
     #[test]
