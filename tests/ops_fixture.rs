@@ -482,3 +482,22 @@ fn generate_docs_writes_man_pages_and_completions_for_every_binary() {
     let man = std::fs::read_to_string(d.path().join("man/sriov-offload.1")).unwrap();
     assert!(man.contains("status") && man.contains("check"), "{man}");
 }
+
+#[test]
+fn check_finds_a_per_vf_bind_driver_that_is_not_loaded() {
+    let f = Fixture::new();
+    base(&f);
+    f.add_pf(&Pf::new("ens1f0", "0000:3b:00.0"));
+    f.config(
+        "[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 4\nbind = \"mlx5_core\"\nvf = { \"2\" = { bind = \"vfio-pci\" }, 3 = { bind = \"igbvf\" } }\n",
+    );
+    let text = out(&f, &["check"], 1);
+    // each VF's own driver is checked like the PF's
+    for want in [
+        "bind-driver mlx5_core: mlx5_core is loaded",
+        "bind-driver vfio-pci: vfio-pci is loaded",
+        "igbvf is not loaded (not among the kernel's PCI drivers)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
