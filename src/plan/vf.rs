@@ -18,7 +18,9 @@
 //! - **vfio-pci** is taken as a guest's: a VF bound to it is what libvirt does for a guest's
 //!   managed hostdev, and whether a guest holds its group open (`/dev/vfio/N`) could only be
 //!   told by scanning every process's file descriptors. So a VF on vfio-pci is never handed to
-//!   another driver without `--force`, and with it only with a warning in the journal.
+//!   another driver without `--force`, and with it only with a warning in the journal; the
+//!   same warning names every VF on vfio-pci that a forced plan unbinds for another reason (an
+//!   eswitch mode change, new IB GUIDs) or destroys (a new VF count).
 
 use std::collections::BTreeMap;
 
@@ -194,10 +196,12 @@ pub(super) fn vf_mtus(
     steps
 }
 
-/// What the plan leaves undone on purpose, for the journal: `(warning, text)`. The PF's MTU
-/// when a bond owns it, VF MTUs without a netdev to set them on, and (`force`) VFs handed
-/// from vfio-pci to another driver.
-pub fn notes(inp: &Input, extra: &Facts, force: bool) -> Vec<(bool, String)> {
+/// What the plan `steps` of this PF leave undone on purpose, or do only because `--force`
+/// allows it, for the journal: `(warning, text)`. The PF's MTU when a bond owns it, VF MTUs
+/// without a netdev to set them on, and VFs on vfio-pci (a guest's) that the plan takes away:
+/// unbound (a changed bind, an eswitch mode change, new IB GUIDs) or destroyed (a new VF
+/// count). Without `--force` a plan never does the latter: it is refused.
+pub fn notes(inp: &Input, extra: &Facts, steps: &[Step]) -> Vec<(bool, String)> {
     let (c, s) = (inp.cfg, inp.state);
     let pf = &s.name;
     let mut out = vec![];
@@ -236,17 +240,47 @@ pub fn notes(inp: &Input, extra: &Facts, force: bool) -> Vec<(bool, String)> {
                 ));
             }
         }
-        if force && v.driver.as_deref() == Some(GUEST_DRIVER) {
-            if let Some(d) = want.filter(|d| *d != GUEST_DRIVER) {
-                out.push((
-                    true,
-                    format!(
-                        "{pf}: --force: VF {} is bound to {GUEST_DRIVER} and a guest may own it; it is unbound and bound to {d}",
-                        v.index
-                    ),
-                ));
-            }
+    }
+    let on_guest_driver: Vec<u32> = s
+        .vfs
+        .iter()
+        .filter(|v| v.driver.as_deref() == Some(GUEST_DRIVER))
+        .map(|v| v.index)
+        .collect();
+    if steps.iter().any(|st| matches!(st, Step::NumVfs { .. })) {
+        if !on_guest_driver.is_empty() {
+            out.push((
+                true,
+                format!(
+                    "{pf}: --force: VF(s) {} are bound to {GUEST_DRIVER} and a guest may own them; the VF count change destroys them",
+                    super::ranges(&on_guest_driver)
+                ),
+            ));
         }
+        return out;
+    }
+    for st in steps {
+        let Step::Unbind { vf, driver, .. } = st else {
+            continue;
+        };
+        if driver != GUEST_DRIVER {
+            continue;
+        }
+        let to = steps.iter().find_map(|b| match b {
+            Step::Bind { vfs, driver, .. } if vfs.contains(vf) => Some(driver.as_str()),
+            _ => None,
+        });
+        let then = match to {
+            Some(d) if d == GUEST_DRIVER => format!("and bound to {GUEST_DRIVER} again"),
+            Some(d) => format!("and bound to {d}"),
+            None => "and left unbound".into(),
+        };
+        out.push((
+            true,
+            format!(
+                "{pf}: --force: VF {vf} is bound to {GUEST_DRIVER} and a guest may own it; it is unbound {then}"
+            ),
+        ));
     }
     out
 }
@@ -438,14 +472,32 @@ mod tests {
             bond: None,
             await_bond: true,
         };
+        let forced = plan_pf(&inp, &Facts::default(), Phase::Post, true).unwrap();
         assert_eq!(
-            notes(&inp, &Facts::default(), true),
+            notes(&inp, &Facts::default(), &forced),
             [(
                 true,
                 "p0: --force: VF 1 is bound to vfio-pci and a guest may own it; it is unbound and bound to igbvf".to_string()
             )]
         );
-        assert!(notes(&inp, &Facts::default(), false).is_empty());
+        // a count change under --force destroys it: said too
+        let mut more = c.clone();
+        more.vfs = 3;
+        let inp = Input {
+            cfg: &more,
+            state: &s,
+            bond: None,
+            await_bond: true,
+        };
+        assert!(plan_pf(&inp, &Facts::default(), Phase::Pre, false).is_err());
+        let forced = plan_pf(&inp, &Facts::default(), Phase::Pre, true).unwrap();
+        assert_eq!(
+            notes(&inp, &Facts::default(), &forced),
+            [(
+                true,
+                "p0: --force: VF(s) 1 are bound to vfio-pci and a guest may own them; the VF count change destroys them".to_string()
+            )]
+        );
         // bind = "none" never takes a VF from whoever bound it
         let c = cfg(2, Bind::None, &[]);
         assert!(plan(&c, &s, &Facts::default(), Phase::Post, false)
@@ -511,7 +563,7 @@ mod tests {
             bond: None,
             await_bond: true,
         };
-        let n = notes(&inp, &x, false);
+        let n = notes(&inp, &x, &[]);
         assert_eq!(n.len(), 1, "{n:?}");
         assert!(n[0].0);
         assert!(
@@ -575,7 +627,7 @@ mod tests {
             await_bond: true,
         };
         assert_eq!(
-            notes(&inp, &x, false),
+            notes(&inp, &x, &[]),
             [(
                 false,
                 "p0: VF 1 mtu 9000 not set: it has no netdev in this network namespace (bound to vfio-pci); whoever owns it sets its MTU".to_string()
