@@ -290,6 +290,7 @@ fn run_inner(
         log.info(&w);
     }
     let plans = plan_all(cfg, &state, opts, opts.force)?;
+    log_vf_notes(cfg, &state, &plans, opts, log);
     log_nothing_to_do(&state, &plans, log);
     if opts.reapply {
         log_unenslaved(host, cfg, opts, log)?;
@@ -465,6 +466,26 @@ pub fn withdraw_gone(host: &Host, cfg: &Config, log: &Log) -> Result<()> {
         log.warn(&format!("offload ready withdrawn: {}", why.join("; ")));
     }
     Ok(())
+}
+
+/// What the plans leave undone on purpose (`plan::vf::notes`): a bond's slave's MTU, VF MTUs
+/// without a netdev, VFs taken from vfio-pci under `--force`. `plans` are in the state's order.
+fn log_vf_notes(cfg: &Config, state: &HostState, plans: &[Vec<Step>], opts: &Options, log: &Log) {
+    for ((pc, s), steps) in state.pfs.iter().zip(plans) {
+        let inp = Input {
+            cfg: pc,
+            state: s,
+            bond: bond_ctx(cfg, &s.name),
+            await_bond: !opts.reapply,
+        };
+        for (warn, n) in plan::vf::notes(&inp, &state.facts, steps) {
+            if warn {
+                log.warn(&n);
+            } else {
+                log.info(&n);
+            }
+        }
+    }
 }
 
 fn log_nothing_to_do(state: &HostState, plans: &[Vec<Step>], log: &Log) {

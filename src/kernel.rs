@@ -179,9 +179,22 @@ impl Kernel {
                 LinkState::Enable => rtnl::LinkState::Enable,
                 LinkState::Disable => rtnl::LinkState::Disable,
             }),
+            min_tx_rate: c.min_tx_rate,
+            max_tx_rate: c.max_tx_rate,
         };
         self.writes += 1;
         self.rtnl()?.set_vf(pf.as_str(), vf, &props)
+    }
+
+    /// Sets the MTU of a netdev: rtnetlink on the running system; on a fixture tree the
+    /// netdev's sysfs `mtu`, which the kernel also accepts (the same `dev_set_mtu`), so that
+    /// fixture flows converge.
+    pub fn set_mtu(&mut self, nd: &Netdev, mtu: u32) -> Result<()> {
+        if !self.real {
+            return nd.set_mtu(mtu);
+        }
+        self.writes += 1;
+        self.rtnl()?.set_mtu(nd.name().as_str(), mtu)
     }
 
     /// Sets a VF's InfiniBand GUID through rtnetlink (upstream kernels; the VF must be

@@ -2,6 +2,7 @@
 //! plan is what "already configured" means.
 
 pub mod ovs;
+pub mod vf;
 
 use std::fmt;
 
@@ -76,6 +77,20 @@ pub enum Step {
         vfs: Vec<u32>,
         driver: String,
     },
+    /// The PF netdev's MTU (`now`: as observed, `None` unknown).
+    Mtu {
+        pf: IfName,
+        mtu: u32,
+        now: Option<u32>,
+    },
+    /// The MTU of a VF's own netdev; `netdev` `None`: the VF is bound by this run, its
+    /// netdevs are found when the step runs (none: nothing to set, see `plan::vf`).
+    VfMtu {
+        pf: IfName,
+        vf: u32,
+        mtu: u32,
+        netdev: Option<IfName>,
+    },
     /// On the PF, and on every representor of it that can have it (representors are
     /// enumerated when the step runs: they may be created by this very run).
     HwTcOffload {
@@ -133,6 +148,8 @@ impl Step {
             | Step::Guid { pf, .. }
             | Step::Bind { pf, .. }
             | Step::HwTcOffload { pf }
+            | Step::Mtu { pf, .. }
+            | Step::VfMtu { pf, .. }
             | Step::OvsHwOffload { pf, .. }
             | Step::OvsAddBridge { pf, .. }
             | Step::OvsDetach { pf, .. }
@@ -142,11 +159,16 @@ impl Step {
     }
 
     /// A step whose whole effect is one sysfs file write (so a fixture tree can show it stuck):
-    /// not binding, netlink or waits.
+    /// not binding, netlink or waits. MTUs are netlink on a real kernel, the `mtu` attribute on a
+    /// fixture tree.
     pub fn is_file_write(&self) -> bool {
         matches!(
             self,
-            Step::Autoprobe { .. } | Step::NumVfs { .. } | Step::Guid { .. }
+            Step::Autoprobe { .. }
+                | Step::NumVfs { .. }
+                | Step::Guid { .. }
+                | Step::Mtu { .. }
+                | Step::VfMtu { .. }
         )
     }
 
@@ -164,6 +186,8 @@ impl Step {
             Step::Guid { .. } => "ib-guid",
             Step::Bind { .. } => "bind",
             Step::HwTcOffload { .. } => "hw-tc-offload",
+            Step::Mtu { .. } => "mtu",
+            Step::VfMtu { .. } => "vf-mtu",
             Step::OvsHwOffload { .. } => "ovs-hw-offload",
             Step::OvsAddBridge { .. } => "ovs-add-bridge",
             Step::OvsDetach { .. } => "ovs-detach",
@@ -221,6 +245,12 @@ impl fmt::Display for Step {
                 if let Some(l) = cfg.link_state {
                     write!(f, " link-state {l:?}")?;
                 }
+                if let Some(r) = cfg.max_tx_rate {
+                    write!(f, " max_tx_rate {r}")?;
+                }
+                if let Some(r) = cfg.min_tx_rate {
+                    write!(f, " min_tx_rate {r}")?;
+                }
                 Ok(())
             }
             Step::WaitSlaves { bond, pf, slaves } => {
@@ -238,6 +268,25 @@ impl fmt::Display for Step {
                 write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
             }
             Step::HwTcOffload { pf } => write!(f, "{pf}: enable hw-tc-offload"),
+            Step::Mtu { pf, mtu, now } => {
+                write!(f, "{pf}: set MTU {mtu}")?;
+                if let Some(n) = now {
+                    write!(f, " (now {n})")?;
+                }
+                Ok(())
+            }
+            Step::VfMtu {
+                pf,
+                vf,
+                mtu,
+                netdev,
+            } => match netdev {
+                Some(n) => write!(f, "{pf}: set MTU {mtu} on VF {vf} netdev {n}"),
+                None => write!(
+                    f,
+                    "{pf}: set MTU {mtu} on VF {vf}'s netdev (named when the step runs)"
+                ),
+            },
             Step::OvsHwOffload { pf, vswitchd } => {
                 write!(f, "{pf}: set Open_vSwitch other_config:hw-offload=true")?;
                 if let Some(pid) = vswitchd {
@@ -321,6 +370,8 @@ fn vf_props_differ(want: &VfConfig, have: Option<&VfInfo>) -> bool {
         || want.qos.is_some_and(|q| u32::from(q) != h.qos)
         || want.trust.is_some_and(|t| Some(t) != h.trust)
         || want.spoofchk.is_some_and(|s| Some(s) != h.spoofchk)
+        || want.max_tx_rate.is_some_and(|r| Some(r) != h.max_tx_rate)
+        || want.min_tx_rate.is_some_and(|r| Some(r) != h.min_tx_rate)
         // link state is not reliably reported by every driver: set it when asked
         || want.link_state.is_some()
 }
@@ -352,10 +403,6 @@ pub fn plan_pf(
         pf: pf.clone(),
         reason,
     };
-    let keep_driver = match &c.bind {
-        Some(Bind::Driver(d)) => Some(d.as_str()),
-        _ => None,
-    };
     let want = u32::from(c.vfs);
     let mut steps = vec![];
     if let Some(total) = s.totalvfs {
@@ -368,7 +415,7 @@ pub fn plan_pf(
     let in_use: Vec<String> = s
         .vfs
         .iter()
-        .filter_map(|v| s.vf_in_use(v, keep_driver))
+        .filter_map(|v| s.vf_in_use(v, vf::wanted_driver(c, v.index)))
         .collect();
     let guard = |what: &str| -> Result<(), Refusal> {
         if in_use.is_empty() || force {
@@ -399,6 +446,8 @@ pub fn plan_pf(
             }
         }
     }
+    // before VFs exist: an mlx5 VF's maximum MTU follows its PF's
+    steps.extend(vf::pf_mtu(inp, extra));
     let count_change = s.numvfs != want;
     let mode_now = |order: EswitchOrder| -> bool {
         mode_change.is_some()
@@ -505,6 +554,7 @@ pub fn plan_pf(
     let info = extra.vf_info.get(&pf);
     for (vf, vc) in &c.vf {
         let vf = u32::from(*vf);
+        let vc = &vc.pf_props();
         if vc.is_empty() {
             continue;
         }
@@ -546,6 +596,10 @@ pub fn plan_pf(
                 vfs: missing,
             });
         }
+    }
+    // VFs on another driver than configured: idle ones are rebound, in-use ones refused
+    if !count_change {
+        vf::rebinds(inp, force, &mut unbound_after, &mut steps)?;
     }
     // IB GUIDs must be set while the VF is unbound, so it picks them up when it probes.
     if let Some((b, pf_index)) = inp.bond {
@@ -613,14 +667,9 @@ pub fn plan_pf(
     unbound_after.sort_unstable();
     unbound_after.dedup();
     match &c.bind {
-        Some(Bind::Driver(d)) => {
-            if !unbound_after.is_empty() {
-                steps.push(Step::Bind {
-                    pf: pf.clone(),
-                    vfs: unbound_after.clone(),
-                    driver: d.clone(),
-                });
-            }
+        Some(Bind::Driver(_)) => {
+            // per driver: a VF's own bind over the PF's
+            steps.extend(vf::binds(c, &pf, &unbound_after));
             // later probes (rescan, libvirt giving a VF back) take the normal path again
             let autoprobe_off = s.autoprobe == Some(false)
                 || steps
@@ -634,9 +683,12 @@ pub fn plan_pf(
             }
         }
         // With bind = "none" the VF's consumer (vfio, libvirt) binds it, which is also when
-        // a new GUID takes effect; without `bind` the kernel's autoprobe did it already.
-        Some(Bind::None) | None => {}
+        // a new GUID takes effect; without `bind` the kernel's autoprobe did it already. VFs
+        // with their own driver are bound to it.
+        Some(Bind::None) => steps.extend(vf::binds(c, &pf, &unbound_after)),
+        None => {}
     }
+    steps.extend(vf::vf_mtus(inp, extra, count_change, &unbound_after));
     if switchdev && c.hw_tc_offload {
         let off = |n: &IfName| extra.hw_tc.get(n) == Some(&false);
         // new representors (this run creates them) are checked when the step runs

@@ -494,6 +494,135 @@ fn one_pf_matched_by_two_entries_is_an_error_naming_both() {
     }
 }
 
+/// One PF (legacy, no eswitch configured) with two VFs on mlx5_core, netdevs down unless
+/// `vf_up`, or on `vf_driver`.
+fn one_pf_two_vfs(vf_driver: &str, vf_up: bool, config: &str) -> Fixture {
+    let f = Fixture::new();
+    f.add_pf(&Pf {
+        numvfs: 2,
+        vf_driver: Some(vf_driver),
+        vf_up,
+        ..Pf::new("ens1f0", "0000:3b:00.0")
+    });
+    f.config(&format!(
+        "[defaults]\ntimeout = \"1s\"\n[[pf]]\nmatch = {{ name = \"ens1f0\" }}\nvfs = 2\nbind = \"mlx5_core\"\n{config}"
+    ));
+    f
+}
+
+fn stdout_of(c: &mut Command) -> String {
+    String::from_utf8_lossy(&c.assert().success().get_output().stdout).into_owned()
+}
+
+#[test]
+fn pf_and_vf_mtu_are_set_and_a_second_run_writes_nothing() {
+    let f = one_pf_two_vfs(
+        "mlx5_core",
+        false,
+        "mtu = 9000\nvf = { 1 = { mtu = 9000 } }\n",
+    );
+    assert_eq!(
+        stdout_of(cmd("vf-pre", &f).arg("--dry-run")),
+        "ens1f0: set MTU 9000 (now 1500)\n"
+    );
+    assert_eq!(
+        stdout_of(cmd("vf-post", &f).arg("--dry-run")),
+        "ens1f0: set MTU 9000 (now 1500)\nens1f0: set MTU 9000 on VF 1 netdev ens1f0v1\n"
+    );
+    cmd("vf-pre", &f).assert().success();
+    cmd("vf-post", &f).assert().success();
+    let d = "sys/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0";
+    assert_eq!(f.read(&format!("{d}/net/ens1f0/mtu")), "9000");
+    assert_eq!(f.read("sys/class/net/ens1f0v1/mtu"), "9000");
+    assert_eq!(f.read("sys/class/net/ens1f0v0/mtu"), "1500\n");
+    let before = f.snapshot();
+    cmd("vf-pre", &f).assert().success();
+    cmd("vf-post", &f).assert().success();
+    assert_eq!(before, f.snapshot());
+}
+
+#[test]
+fn a_bond_slave_pf_mtu_is_left_to_the_bond_with_a_warning_naming_it() {
+    let f = Fixture::new();
+    f.add_pf(&Pf {
+        numvfs: 2,
+        vf_driver: Some("mlx5_core"),
+        master: Some("bond0"),
+        ..Pf::new("ens1f0", "0000:3b:00.0")
+    });
+    f.config("[defaults]\ntimeout = \"1s\"\n[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\nbind = \"mlx5_core\"\nmtu = 9000\n");
+    let out = cmd("vf-post", &f).arg("-v").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("ens1f0 is a slave of bond0") && err.contains("set MTU 9000 on bond0"),
+        "{err}"
+    );
+    assert_eq!(f.read("sys/class/net/ens1f0/mtu"), "1500\n");
+}
+
+#[test]
+fn per_vf_bind_on_a_fresh_pf_binds_each_group_to_its_driver() {
+    let f = Fixture::new();
+    f.add_pf(&Pf::new("ens1f0", "0000:3b:00.0"));
+    f.config("[defaults]\ntimeout = \"1s\"\n[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 6\nbind = \"mlx5_core\"\nvf = { 1 = { bind = \"none\" }, \"3-4\" = { bind = \"vfio-pci\" } }\n");
+    assert_eq!(
+        stdout_of(cmd("vf-post", &f).arg("--dry-run")),
+        "ens1f0: set sriov_drivers_autoprobe to 0\n\
+         ens1f0: set sriov_numvfs to 6\n\
+         ens1f0: bind VFs 0,2,5 to mlx5_core\n\
+         ens1f0: bind VFs 3-4 to vfio-pci\n\
+         ens1f0: set sriov_drivers_autoprobe to 1\n"
+    );
+}
+
+#[test]
+fn a_changed_bind_rebinds_an_idle_vf_and_refuses_one_in_use_naming_it() {
+    let per_vf = "vf = { 1 = { bind = \"vfio-pci\" } }\n";
+    let f = one_pf_two_vfs("mlx5_core", false, per_vf);
+    assert_eq!(
+        stdout_of(cmd("vf-post", &f).arg("--dry-run")),
+        "ens1f0: unbind VF 1 from mlx5_core\nens1f0: bind VFs 1 to vfio-pci\n"
+    );
+    let f = one_pf_two_vfs("mlx5_core", true, per_vf);
+    let before = f.snapshot();
+    let out = cmd("vf-post", &f).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("VF 1 (0000:3b:00.3) is bound to mlx5_core but bind wants vfio-pci, and it is in use (VF 1 netdev ens1f0v1 is up)"),
+        "{err}"
+    );
+    let sys = |m: std::collections::BTreeMap<String, String>| {
+        m.into_iter()
+            .filter(|(k, _)| k.starts_with("sys/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sys(before), sys(f.snapshot()), "a refusal wrote to sysfs");
+}
+
+#[test]
+fn a_vf_on_vfio_pci_goes_to_another_driver_only_with_force_and_a_warning() {
+    let f = one_pf_two_vfs("vfio-pci", false, "");
+    let out = cmd("vf-post", &f).arg("--dry-run").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("VF 0 (0000:3b:00.2) is bound to vfio-pci and a guest may own it, but bind wants mlx5_core: it is not handed to another driver"),
+        "{err}"
+    );
+    let plan = stdout_of(cmd("vf-post", &f).args(["--dry-run", "--force"]));
+    assert!(
+        plan.contains("ens1f0: unbind VF 0 from vfio-pci\n")
+            && plan.contains("ens1f0: bind VFs 0-1 to mlx5_core\n"),
+        "{plan}"
+    );
+    // applied with --force: the journal (stderr here) says a guest may own it
+    let out = cmd("vf-post", &f).arg("--force").assert();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("--force: VF 0 is bound to vfio-pci and a guest may own it; it is unbound and bound to mlx5_core"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unknown_interface_is_named_in_dry_run_and_under_v_only() {
     let f = configured_two_pf(false);

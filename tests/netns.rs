@@ -293,6 +293,70 @@ fn set_vf_on_device_without_sriov_is_refused_per_property_naming_vf_and_pf() {
     });
 }
 
+#[test]
+fn vf_tx_rates_on_a_device_that_refuses_them_name_the_vf_pf_and_min_tx_rate() {
+    in_netns(|| {
+        ip("link add v0 type veth peer name v1");
+        let mut rt = Rtnl::new().unwrap();
+        let both = VfProps {
+            min_tx_rate: Some(100),
+            max_tx_rate: Some(1000),
+            ..Default::default()
+        };
+        let e = rt.set_vf("v0", 3, &both).unwrap_err();
+        assert_mentions(
+            &e,
+            &[
+                "setting VF 3 tx rate (min_tx_rate 100, max_tx_rate 1000 Mbit/s) on v0 via RTM_SETLINK",
+                "the driver of v0 refuses min_tx_rate 100",
+            ],
+        );
+        assert_eq!(netlink::errno(&e), Some(Errno::EOPNOTSUPP), "{}", msg(&e));
+        // only one of the two: the other is read back first, and a device with no VFs has none
+        let e = rt
+            .set_vf(
+                "v0",
+                0,
+                &VfProps {
+                    max_tx_rate: Some(500),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_mentions(&e, &["v0 reports no VF 0", "tx rates of VF 0 on v0"]);
+    });
+}
+
+#[test]
+fn mtu_is_set_through_rtnetlink_and_a_refused_one_names_the_interface() {
+    in_netns(|| {
+        ip("link add v0 type veth peer name v1");
+        let mut rt = Rtnl::new().unwrap();
+        for (name, mtu) in [("v0", 9000), ("v1", 4000)] {
+            rt.set_mtu(name, mtu).unwrap();
+            let out = Command::new("ip")
+                .args(["-o", "link", "show", name])
+                .output()
+                .unwrap();
+            let line = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(line.contains(&format!(" mtu {mtu} ")), "{line}");
+        }
+        // setting the MTU it has is no error (the plan does not ask, but a re-run may)
+        rt.set_mtu("v0", 9000).unwrap();
+        let e = rt.set_mtu("v0", 67).unwrap_err();
+        assert_mentions(
+            &e,
+            &[
+                "setting the MTU of v0 to 67 via RTM_SETLINK",
+                "does not allow this MTU",
+            ],
+        );
+        assert_eq!(netlink::errno(&e), Some(Errno::EINVAL), "{}", msg(&e));
+        let e = rt.set_mtu("nosuch0", 1500).unwrap_err();
+        assert_mentions(&e, &["nosuch0", "no such interface"]);
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // rtnetlink: link events
 

@@ -487,3 +487,46 @@ fn generate_docs_writes_man_pages_and_completions_for_every_binary() {
     let man = std::fs::read_to_string(d.path().join("man/sriov-offload.1")).unwrap();
     assert!(man.contains("status") && man.contains("check"), "{man}");
 }
+
+#[test]
+fn check_finds_a_per_vf_bind_driver_that_is_not_loaded() {
+    let f = Fixture::new();
+    base(&f);
+    f.add_pf(&Pf::new("ens1f0", "0000:3b:00.0"));
+    f.config(
+        "[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 4\nbind = \"mlx5_core\"\nvf = { \"2\" = { bind = \"vfio-pci\" }, 3 = { bind = \"igbvf\" } }\n",
+    );
+    let text = out(&f, &["check"], 1);
+    // each VF's own driver is checked like the PF's
+    for want in [
+        "bind-driver mlx5_core: mlx5_core is loaded",
+        "bind-driver vfio-pci: vfio-pci is loaded",
+        "igbvf is not loaded (not among the kernel's PCI drivers)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn status_names_an_mtu_and_a_vf_bind_that_differ() {
+    let f = Fixture::new();
+    base(&f);
+    f.add_pf(&Pf {
+        numvfs: 2,
+        vf_driver: Some("mlx5_core"),
+        ..Pf::new("ens1f0", "0000:3b:00.0")
+    });
+    f.config(
+        "[[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\nbind = \"mlx5_core\"\nmtu = 9000\nvf = { 0 = { mtu = 4000 }, 1 = { bind = \"vfio-pci\" } }\n",
+    );
+    let before = f.snapshot();
+    let text = out(&f, &["status"], 1);
+    for want in [
+        "ens1f0: MTU 1500, want 9000",
+        "ens1f0: set MTU 4000 on VF 0 netdev ens1f0v0",
+        "ens1f0: VF(s) 1 not bound to vfio-pci",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert_eq!(before, f.snapshot(), "a reader wrote to the tree");
+}

@@ -77,6 +77,31 @@ pub(super) fn exec(
             probe::bind_vfs(&dev, vfs, driver, jobs.n)
                 .with_context(|| format!("{} ({})", pf.name, jobs.why))
         }
+        Step::Mtu { mtu, .. } => kernel
+            .set_mtu(&nd, *mtu)
+            .with_context(|| format!("{}: PF MTU (`mtu` of its [[pf]])", pf.name)),
+        Step::VfMtu {
+            vf, mtu, netdev, ..
+        } => {
+            // the VF's netdevs as they are now (this run may have bound it); none: a driver
+            // without netdevs, nothing to set (plan::vf)
+            let names = match netdev {
+                Some(n) => vec![n.clone()],
+                None => nd
+                    .physical_device()?
+                    .vf(*vf)?
+                    .netdevs()?
+                    .iter()
+                    .map(|n| n.name().clone())
+                    .collect(),
+            };
+            for n in &names {
+                kernel
+                    .set_mtu(&host.netdev(n), *mtu)
+                    .with_context(|| format!("{}: VF {vf} netdev {n}", pf.name))?;
+            }
+            Ok(())
+        }
         Step::HwTcOffload { .. } => {
             let on = |k: &mut Kernel, ifname: &IfName| {
                 k.set_feature(ifname, "hw-tc-offload", true)

@@ -109,6 +109,7 @@ impl Builder {
                         reserved_vfs: BTreeSet::new(),
                         hw_tc_offload: false,
                         vf: BTreeMap::new(),
+                        mtu: None,
                         ovs: None,
                         origin: origin.clone(),
                     });
@@ -162,15 +163,10 @@ impl Builder {
                 }
                 pf.reserved_vfs = set;
             }
-            for (k, v) in rp.vf {
-                let idx: u16 = parse_index(k.get_ref()).ok_or_else(|| {
-                    src.err(
-                        &k,
-                        format!("VF index {} is not a number", Clip(k.get_ref())),
-                    )
-                })?;
-                pf.vf.entry(idx).or_default().merge(v);
+            if let Some(m) = &rp.mtu {
+                pf.mtu = Some(mtu_value(src, m, "mtu")?);
             }
+            super::vfkeys::merge_vf_keys(src, rp.vf, &mut pf.vf)?;
             if let Some(t) = rp.tune {
                 let mut over = TuneConfig::default();
                 parse_tune(src, t, &mut over)?;
@@ -201,6 +197,7 @@ impl Builder {
                     format!("[pf.vf.{v}] is out of range: pf {matcher} has vfs = {vfs}"),
                 ));
             }
+            super::vfkeys::check_vfs(src, start, &matcher, pf)?;
             for (i, vc) in &pf.vf {
                 if let Some(vlan) = vc.vlan {
                     if vlan > 4095 {
@@ -587,15 +584,25 @@ fn check_pf_ovs(src: &Source, at: usize, pf: &PfConfig) -> Result<(), ConfigErro
     Ok(())
 }
 
+/// `mtu = N` of a PF: in the range Linux allows an Ethernet netdev (68 = ETH_MIN_MTU, the
+/// IPv4 minimum; 65535 = IP_MAX_MTU); the driver's own maximum is checked when it is set.
+fn mtu_value(src: &Source, m: &toml::Spanned<i64>, key: &str) -> Result<u32, ConfigError> {
+    let n = *m.get_ref();
+    if !(68..=65535).contains(&n) {
+        return Err(src.err(m, format!("{key} = {n} is out of range 68..=65535")));
+    }
+    Ok(n as u32)
+}
+
 /// A VF index key: decimal digits only (`str::parse` would also take "+1").
-fn parse_index(s: &str) -> Option<u16> {
+pub(super) fn parse_index(s: &str) -> Option<u16> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
 }
 
-fn is_driver_name(s: &str) -> bool {
+pub(super) fn is_driver_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()

@@ -10,6 +10,7 @@ mod error;
 mod load;
 mod model;
 mod raw;
+mod vfkeys;
 
 pub use build::parse_str;
 pub use error::ConfigError;
@@ -20,6 +21,7 @@ pub use model::{
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
 pub use model::{ProbeJobs, MAX_PROBE_JOBS};
+pub use vfkeys::vf_bind;
 
 impl Config {
     /// The files this config was read from, for messages that say where to look.

@@ -125,11 +125,36 @@ impl TryFrom<String> for LinkState {
 }
 
 /// What VFs are bound to once the PF is configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Bind {
     /// Leave VFs on no driver (vfio / libvirt managed devices bind them later).
     None,
     Driver(String),
+}
+
+impl fmt::Display for Bind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bind::None => f.write_str("none"),
+            Bind::Driver(d) => f.write_str(d),
+        }
+    }
+}
+
+/// `bind = "..."` of one VF (`vf = { N = { bind = "vfio-pci" } }`), as the PF-level key.
+impl TryFrom<String> for Bind {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "none" => Ok(Bind::None),
+            d if super::build::is_driver_name(d) => Ok(Bind::Driver(s)),
+            _ => Err(format!(
+                "bind = {} is not a driver name (letters, digits, _ and -) or \"none\"",
+                crate::types::Clip(&s)
+            )),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -149,6 +174,15 @@ pub struct VfConfig {
     pub trust: Option<bool>,
     pub spoofchk: Option<bool>,
     pub link_state: Option<LinkState>,
+    /// Mbit/s, as `ip link set PF vf N max_tx_rate`; 0 = no limit.
+    pub max_tx_rate: Option<u32>,
+    /// Mbit/s, a guaranteed minimum; 0 = none. Not every driver has it (igb has not).
+    pub min_tx_rate: Option<u32>,
+    /// The MTU of the VF's own netdev (set after it is bound; a VF without a netdev here is
+    /// skipped with a note).
+    pub mtu: Option<u32>,
+    /// Overrides the PF's `bind` for this VF.
+    pub bind: Option<Bind>,
 }
 
 impl VfConfig {
@@ -156,10 +190,52 @@ impl VfConfig {
         macro_rules! take {
             ($($f:ident),*) => { $( if o.$f.is_some() { self.$f = o.$f; } )* };
         }
-        take!(mac, vlan, qos, trust, spoofchk, link_state);
+        take!(
+            mac,
+            vlan,
+            qos,
+            trust,
+            spoofchk,
+            link_state,
+            max_tx_rate,
+            min_tx_rate,
+            mtu,
+            bind
+        );
     }
     pub fn is_empty(&self) -> bool {
         *self == VfConfig::default()
+    }
+
+    /// The keys set in both (one VF configured twice in one file, by an index and a range).
+    pub(super) fn overlap(&self, o: &VfConfig) -> Vec<&'static str> {
+        let mut v = vec![];
+        macro_rules! both {
+            ($($f:ident),*) => { $( if self.$f.is_some() && o.$f.is_some() { v.push(stringify!($f)); } )* };
+        }
+        both!(
+            mac,
+            vlan,
+            qos,
+            trust,
+            spoofchk,
+            link_state,
+            max_tx_rate,
+            min_tx_rate,
+            mtu,
+            bind
+        );
+        v
+    }
+
+    /// Only the properties set through the PF (rtnetlink IFLA_VF_INFO): what a
+    /// `Step::VfProps` carries. `mtu` (the VF's own netdev) and `bind` are planned apart.
+    pub fn pf_props(&self) -> VfConfig {
+        VfConfig {
+            mtu: None,
+            bind: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -173,6 +249,8 @@ pub struct PfConfig {
     pub reserved_vfs: BTreeSet<u16>,
     pub hw_tc_offload: bool,
     pub vf: BTreeMap<u16, VfConfig>,
+    /// `mtu`: of the PF's netdev, set in vf-pre before its VFs are created.
+    pub mtu: Option<u32>,
     /// `ovs = { ... }`: the OVS bridge the PF and its representors are ports of.
     pub ovs: Option<PfOvs>,
     /// Where this PF was (last) configured, for messages.

@@ -52,6 +52,7 @@ pub(super) struct RawPf {
     pub(super) hw_tc_offload: Option<bool>,
     #[serde(default)]
     pub(super) vf: BTreeMap<Spanned<String>, VfConfig>,
+    pub(super) mtu: Option<Spanned<i64>>,
     pub(super) tune: Option<RawTune>,
     pub(super) ovs: Option<Spanned<RawPfOvs>>,
 }

@@ -92,6 +92,26 @@ impl<'h> Netdev<'h> {
         self.host.read_attr(&self.base.join("phys_port_name"))
     }
 
+    /// `mtu`; `None` when the file is missing.
+    pub fn mtu(&self) -> Result<Option<u32>> {
+        let p = self.base.join("mtu");
+        self.host
+            .read_opt(&p)?
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .with_context(|| format!("{}: {s:?} is not an MTU", p.display()))
+            })
+            .transpose()
+    }
+
+    /// Writes `mtu` (the kernel's `dev_set_mtu`, as RTM_SETLINK with IFLA_MTU does).
+    pub fn set_mtu(&self, mtu: u32) -> Result<()> {
+        self.host
+            .write(&self.base.join("mtu"), &mtu.to_string())
+            .with_context(|| format!("setting the MTU of {} to {mtu}", self.name))
+    }
+
     pub fn address(&self) -> Result<Option<String>> {
         self.host.read_attr(&self.base.join("address"))
     }

@@ -45,6 +45,7 @@ mod consts {
     pub const IFLA_VF_VLAN: u16 = 2; // struct ifla_vf_vlan { u32 vf; u32 vlan; u32 qos; }
     pub const IFLA_VF_SPOOFCHK: u16 = 4; // struct ifla_vf_spoofchk { u32 vf; u32 setting; }
     pub const IFLA_VF_LINK_STATE: u16 = 5; // struct ifla_vf_link_state { u32 vf; u32 link_state; }
+    pub const IFLA_VF_RATE: u16 = 6; // struct ifla_vf_rate { u32 vf; u32 min_tx_rate; u32 max_tx_rate; }
     pub const IFLA_VF_TRUST: u16 = 9; // struct ifla_vf_trust { u32 vf; u32 setting; }
     pub const IFLA_VF_IB_NODE_GUID: u16 = 10; // struct ifla_vf_guid { u32 vf; u64 guid; } (16 bytes)
     pub const IFLA_VF_IB_PORT_GUID: u16 = 11;
@@ -100,6 +101,9 @@ pub struct VfInfo {
     /// `ip link` prints them); `None` when the driver reports none (not an IB-capable PF).
     pub node_guid: Option<[u8; 8]>,
     pub port_guid: Option<[u8; 8]>,
+    /// IFLA_VF_RATE, Mbit/s (0: no limit / no minimum); `None` when the kernel sends none.
+    pub min_tx_rate: Option<u32>,
+    pub max_tx_rate: Option<u32>,
 }
 
 /// VF link state as the PF enforces it.
@@ -144,6 +148,10 @@ pub struct VfProps {
     pub spoofchk: Option<bool>,
     pub trust: Option<bool>,
     pub link_state: Option<LinkState>,
+    /// Mbit/s. Both travel in one attribute: if only one is given, the other keeps its
+    /// current value.
+    pub min_tx_rate: Option<u32>,
+    pub max_tx_rate: Option<u32>,
 }
 
 impl VfProps {
@@ -277,6 +285,69 @@ impl Rtnl {
             self.set_vf_attr(pf, attr)
                 .with_context(|| format!("setting VF {vf} {what} on {pf} via RTM_SETLINK"))?;
         }
+        if props.min_tx_rate.is_some() || props.max_tx_rate.is_some() {
+            let (min, max) = match (props.min_tx_rate, props.max_tx_rate) {
+                (Some(a), Some(b)) => (a, b),
+                _ => {
+                    let cur = self
+                        .vfs(pf)?
+                        .into_iter()
+                        .find(|i| i.vf == vf)
+                        .ok_or_else(|| anyhow!("{pf} reports no VF {vf}"))
+                        .with_context(|| {
+                            format!("reading the current tx rates of VF {vf} on {pf} to keep them")
+                        })?;
+                    (
+                        props.min_tx_rate.or(cur.min_tx_rate).unwrap_or(0),
+                        props.max_tx_rate.or(cur.max_tx_rate).unwrap_or(0),
+                    )
+                }
+            };
+            let attr = rta(consts::IFLA_VF_RATE, Buffer::from(words(&[vf, min, max])))?;
+            self.set_vf_attr(pf, attr).map_err(|e| {
+                let refused = matches!(
+                    super::errno(&e),
+                    Some(Errno::EINVAL | Errno::EOPNOTSUPP)
+                );
+                let why = if refused && min > 0 {
+                    format!(
+                        "the driver of {pf} refuses min_tx_rate {min} (igb and others limit max_tx_rate only; a device without SR-IOV refuses any rate): remove min_tx_rate of VF {vf} from the config"
+                    )
+                } else if refused {
+                    format!("the driver of {pf} refuses it (no rate limiting, or a rate above the link speed, or the link down?)")
+                } else {
+                    "the kernel refused it".into()
+                };
+                e.context(format!(
+                    "setting VF {vf} tx rate (min_tx_rate {min}, max_tx_rate {max} Mbit/s) on {pf} via RTM_SETLINK: {why}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sets the MTU of `name` (RTM_SETLINK with IFLA_MTU).
+    pub fn set_mtu(&mut self, name: &str, mtu: u32) -> Result<()> {
+        let op = || format!("setting the MTU of {name} to {mtu} via RTM_SETLINK");
+        check_ifname(name, &op())?;
+        let msg = IfinfomsgBuilder::default()
+            .ifi_family(RtAddrFamily::Unspecified)
+            .rtattrs(
+                [rta(Ifla::Ifname, name)?, rta(Ifla::Mtu, mtu)?]
+                    .into_iter()
+                    .collect::<RtBuffer<_, _>>(),
+            )
+            .build()?;
+        self.conn
+            .request(Rtm::Setlink, NlmF::empty(), msg)
+            .map_err(|e| {
+                if super::errno(&e) == Some(Errno::EINVAL) {
+                    e.context("the driver does not allow this MTU (outside its min_mtu..max_mtu; a VF's maximum may follow its PF's MTU)")
+                } else {
+                    no_such_interface(e)
+                }
+            })
+            .with_context(op)?;
         Ok(())
     }
 
@@ -460,6 +531,8 @@ fn vf_from(a: &RtBuffer<u16, Buffer>) -> Result<VfInfo> {
         link_state: field(consts::IFLA_VF_LINK_STATE, 1),
         node_guid: guid_of(a, consts::IFLA_VF_IB_NODE_GUID),
         port_guid: guid_of(a, consts::IFLA_VF_IB_PORT_GUID),
+        min_tx_rate: field(consts::IFLA_VF_RATE, 1),
+        max_tx_rate: field(consts::IFLA_VF_RATE, 2),
     })
 }
 
@@ -580,6 +653,7 @@ mod tests {
                 rta(consts::IFLA_VF_SPOOFCHK, Buffer::from(words(&[1, 0]))).unwrap(),
                 rta(consts::IFLA_VF_TRUST, Buffer::from(words(&[1, 1]))).unwrap(),
                 rta(consts::IFLA_VF_LINK_STATE, Buffer::from(words(&[1, 2]))).unwrap(),
+                rta(consts::IFLA_VF_RATE, Buffer::from(words(&[1, 100, 1000]))).unwrap(),
                 // struct ifla_vf_guid { u32 vf; u64 guid; } as mlx5 fills it, host order
                 rta(
                     consts::IFLA_VF_IB_NODE_GUID,
@@ -619,6 +693,8 @@ mod tests {
                     link_state: Some(2),
                     node_guid: Some([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]),
                     port_guid: None,
+                    min_tx_rate: Some(100),
+                    max_tx_rate: Some(1000),
                 },
             ]
         );

@@ -119,6 +119,8 @@ pub struct Facts {
     pub hostname: Option<String>,
     /// Open vSwitch, when the config uses it for these PFs ([`ovs`]).
     pub ovs: Option<ovs::OvsFacts>,
+    /// netdev → MTU (sysfs `mtu`), for PFs with `mtu` and VF netdevs with a per-VF `mtu`.
+    pub mtu: BTreeMap<IfName, u32>,
 }
 
 impl Facts {
@@ -134,7 +136,9 @@ impl Facts {
             lag_active,
             hostname: _,
             ovs: _,
+            mtu,
         } = other;
+        self.mtu.extend(mtu);
         self.vf_info.extend(vf_info);
         self.hw_tc.extend(hw_tc);
         self.guids.extend(guids);
@@ -390,6 +394,31 @@ fn guids(
     Ok((via, found))
 }
 
+/// The MTUs a PF's plan compares: its own netdev's when it has `mtu`, its VFs' netdevs' when
+/// they have one.
+fn mtus(host: &Host, pc: &PfConfig, s: &PfState) -> Result<Vec<(IfName, u32)>> {
+    let mut names = vec![];
+    if pc.mtu.is_some() {
+        names.push(s.name.clone());
+    }
+    for v in &s.vfs {
+        let want = u16::try_from(v.index)
+            .ok()
+            .and_then(|i| pc.vf.get(&i))
+            .is_some_and(|c| c.mtu.is_some());
+        if want {
+            names.extend(v.netdevs.iter().map(|n| n.name.clone()));
+        }
+    }
+    let mut out = vec![];
+    for n in names {
+        if let Some(m) = host.netdev(&n).mtu()? {
+            out.push((n, m));
+        }
+    }
+    Ok(out)
+}
+
 /// The facts beyond sysfs for the observed PFs.
 pub fn facts(
     host: &Host,
@@ -408,6 +437,7 @@ pub fn facts(
                 x.vf_info.insert(s.name.clone(), info);
             }
         }
+        x.mtu.extend(mtus(host, pc, s)?);
         if pc.hw_tc_offload && host.is_real() {
             // a PF without the feature reads as "off": enabling it then fails, naming it
             let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);

@@ -86,7 +86,12 @@ pub fn observe_system(host: &Host, cfg: Option<&Config>, state: &HostState) -> R
     }
     let mut drivers = BTreeMap::new();
     for pc in cfg.map(|c| c.pfs.as_slice()).unwrap_or_default() {
-        if let Some(Bind::Driver(d)) = &pc.bind {
+        // the PF's bind and its VFs' own
+        let binds = std::iter::once(&pc.bind).chain(pc.vf.values().map(|v| &v.bind));
+        for d in binds.filter_map(|b| match b {
+            Some(Bind::Driver(d)) => Some(d),
+            _ => None,
+        }) {
             if !drivers.contains_key(d) {
                 let loaded = host.pci_driver(d).is_loaded();
                 let available = if loaded {

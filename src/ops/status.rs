@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::table::{columns, dash, ranges, utc, wrap};
 use super::JSON_VERSION;
-use crate::config::{Bind, Config, EswitchMode};
+use crate::config::{vf_bind, Bind, Config, EswitchMode};
 use crate::host::Host;
 use crate::hostplan::{bond_ctx, plan_pfs, PfPlan};
 use crate::irq::plan::{plan as plan_tune, DevicePlan, Step as TuneStep};
@@ -204,7 +204,7 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
             Step::VfProps { vf, .. } => add(
                 "vf-props",
                 format!(
-                    "VF {vf}: MAC/VLAN/trust/spoofchk/link-state differ from the config ({st})"
+                    "VF {vf}: MAC/VLAN/trust/spoofchk/link-state/tx rates differ from the config ({st})"
                 ),
             ),
             Step::WaitLag { bond, .. } => add("lag", format!("VF LAG of {bond} is not active")),
@@ -232,6 +232,15 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
                 "bind",
                 format!("VF(s) {} not bound to {driver}", ranges(vfs)),
             ),
+            Step::Mtu { mtu, now, .. } => add(
+                "mtu",
+                format!(
+                    "MTU {}, want {mtu}",
+                    now.map_or("unknown".into(), |n| n.to_string())
+                ),
+            ),
+            Step::VfMtu { .. } if count_change => {}
+            Step::VfMtu { .. } => add("vf-mtu", st.to_string()),
             Step::HwTcOffload { .. } => add(
                 "hw-tc-offload",
                 "hw-tc-offload is off on the PF or a representor".into(),
@@ -340,7 +349,8 @@ pub fn build(
             ib_device: b.ib.as_ref().map(|i| i.device.clone()),
         });
         let ib = bond.as_ref().and_then(|b| b.ib_device.clone());
-        let keep = match &p.cfg.bind {
+        // the driver this suite binds the VF to: its own `bind`, else the PF's
+        let keep = |vf: u32| match u16::try_from(vf).ok().and_then(|i| vf_bind(p.cfg, i)) {
             Some(Bind::Driver(d)) => Some(d.as_str()),
             _ => None,
         };
@@ -365,7 +375,7 @@ pub fn build(
                     .or_else(|| v.netdevs.first().and_then(|n| n.mac.clone())),
                 representor: s.reps.get(&v.index).map(|r| r.to_string()),
                 reserved: p.cfg.reserved_vfs.contains(&(v.index as u16)),
-                in_use: s.vf_in_use(v, keep),
+                in_use: s.vf_in_use(v, keep(v.index)),
                 node_guid: guid(v.index, GuidKind::Node),
                 port_guid: guid(v.index, GuidKind::Port),
             })

@@ -16,6 +16,7 @@ fn pfc(vfs: u16) -> PfConfig {
         reserved_vfs: BTreeSet::new(),
         hw_tc_offload: true,
         vf: BTreeMap::new(),
+        mtu: None,
         ovs: None,
         origin: "t".into(),
     }

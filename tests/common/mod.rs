@@ -113,6 +113,7 @@ impl Fixture {
         let nd = dev.join("net").join(name);
         write(&nd.join("flags"), &format!("{flags}\n"));
         write(&nd.join("address"), &format!("{mac}\n"));
+        write(&nd.join("mtu"), "1500\n");
         if let Some(s) = switch_id {
             write(&nd.join("phys_switch_id"), &format!("{s}\n"));
         }
