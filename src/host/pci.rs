@@ -246,6 +246,40 @@ impl<'h> Device<'h> {
             .write(&self.vf_guid_file(vf, kind), &guid.to_string())
     }
 
+    /// MLNX_OFED's per-PF `sriov/<N>/policy` (mlx5_core's sriov_sysfs.c: reads and takes
+    /// `Follow`, `Up`, `Down`). Upstream kernels have no such file: the policy is the VF link
+    /// state there (rtnetlink IFLA_VF_LINK_STATE through an IPoIB netdev).
+    pub fn vf_policy_file(&self, vf: u32) -> PathBuf {
+        self.dir.join(format!("sriov/{vf}/policy"))
+    }
+
+    pub fn has_vf_policy_file(&self) -> bool {
+        self.host.exists(&self.vf_policy_file(0))
+    }
+
+    /// The policy as the file says; `None` when there is no file. A value the driver should
+    /// not print is an error naming the file.
+    pub fn vf_policy(&self, vf: u32) -> Result<Option<crate::config::IbPolicy>> {
+        let p = self.vf_policy_file(vf);
+        match self.host.read_opt(&p)? {
+            None => Ok(None),
+            Some(s) => crate::config::IbPolicy::from_sysfs(&s)
+                .map(Some)
+                .with_context(|| format!("{}: {s:?} is not Follow, Up or Down", p.display())),
+        }
+    }
+
+    pub fn set_vf_policy(&self, vf: u32, policy: crate::config::IbPolicy) -> Result<()> {
+        self.host.write(&self.vf_policy_file(vf), policy.sysfs())
+    }
+
+    /// The RDMA devices of this function (`infiniband/<dev>`, e.g. `mlx5_0`), by name.
+    pub fn ib_devices(&self) -> Result<Vec<String>> {
+        let mut v = self.host.list(&self.dir.join("infiniband"))?;
+        v.sort();
+        Ok(v)
+    }
+
     /// `numa_node`: -1 when the firmware gives no locality; `None` when absent.
     pub fn numa_node(&self) -> Result<Option<i32>> {
         let p = self.dir.join("numa_node");

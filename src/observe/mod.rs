@@ -5,6 +5,7 @@
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
 pub mod configured;
+pub mod ib;
 pub mod irq;
 pub mod ovs;
 pub mod system;
@@ -51,6 +52,10 @@ pub struct PfState {
     pub vfs: Vec<VfState>,
     /// VF index → representor netdev.
     pub reps: BTreeMap<u32, IfName>,
+    /// The PF has no netdev (an InfiniBand port without IPoIB): `name` is its RDMA device's
+    /// name and `netdev` a stand-in that is down, unenslaved and on no switch (see
+    /// [`ib::no_netdev`]).
+    pub no_netdev: bool,
 }
 
 impl PfState {
@@ -115,6 +120,8 @@ pub struct Facts {
     pub guid_via: BTreeMap<IfName, GuidVia>,
     /// PF → VF LAG active.
     pub lag_active: BTreeMap<IfName, bool>,
+    /// PF → its VFs' IB port policies, for PFs with `ib.policy` ([`ib`]).
+    pub ib: BTreeMap<IfName, ib::IbFacts>,
     /// `None` when it cannot be read: `auto` GUIDs then cannot be computed.
     pub hostname: Option<String>,
     /// Open vSwitch, when the config uses it for these PFs ([`ovs`]).
@@ -132,6 +139,7 @@ impl Facts {
             guids,
             guid_via,
             lag_active,
+            ib,
             hostname: _,
             ovs: _,
         } = other;
@@ -140,6 +148,7 @@ impl Facts {
         self.guids.extend(guids);
         self.guid_via.extend(guid_via);
         self.lag_active.extend(lag_active);
+        self.ib.extend(ib);
     }
 }
 
@@ -234,7 +243,8 @@ pub fn observe_pf_in(
     switches: &mut Switches,
 ) -> Result<PfState> {
     let nd = host.netdev(name);
-    let device = nd.physical_device()?;
+    let no_netdev = host.is_ib_only_pf(name);
+    let device = host.pf_device(name)?;
     let dev_name = device.name().to_string();
     let bus = device.bus()?.unwrap_or_else(|| "pci".into());
     let Some(numvfs) = device.numvfs()? else {
@@ -243,7 +253,11 @@ pub fn observe_pf_in(
             device.numvfs_file().display()
         );
     };
-    let pf_netdev = nd.state()?;
+    let pf_netdev = if no_netdev {
+        ib::no_netdev(name)
+    } else {
+        nd.state()?
+    };
     let pf_number = pf_number(&pf_netdev, &dev_name);
     let mut vfs = vec![];
     for i in 0..numvfs {
@@ -289,6 +303,7 @@ pub fn observe_pf_in(
         pf_number,
         vfs,
         reps: BTreeMap::new(),
+        no_netdev,
     };
     st.reps = match kernel.vf_representors(&handle)? {
         Some(r) => r,
@@ -348,7 +363,7 @@ fn guids(
     s: &PfState,
     info: Option<&Vec<VfInfo>>,
 ) -> Result<(GuidVia, Vec<(GuidKey, Guid)>)> {
-    let dev = host.netdev(&s.name).physical_device()?;
+    let dev = host.pf_device(&s.name)?;
     let reported = |vf: u32, kind: GuidKind| {
         let v = info?.iter().find(|i| i.vf == vf)?;
         match kind {
@@ -403,12 +418,13 @@ pub fn facts(
     };
     for (pc, s) in states {
         let ib = cfg.bond_of(s.name.as_str()).and_then(|b| b.ib.as_ref());
-        if !pc.vf.is_empty() || ib.is_some() {
+        // without a netdev there is no rtnetlink link to ask (plan refuses `vf` settings)
+        if (!pc.vf.is_empty() || ib.is_some() || pc.ib.is_some()) && !s.no_netdev {
             if let Some(info) = kernel.vf_info(&s.name)? {
                 x.vf_info.insert(s.name.clone(), info);
             }
         }
-        if pc.hw_tc_offload && host.is_real() {
+        if pc.hw_tc_offload && host.is_real() && !s.no_netdev {
             // a PF without the feature reads as "off": enabling it then fails, naming it
             let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
             x.hw_tc.insert(s.name.clone(), on);
@@ -430,6 +446,17 @@ pub fn facts(
                 let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
                 x.guids.extend(found);
                 x.guid_via.insert(s.name.clone(), via);
+            }
+        }
+        if let Some(pib) = &pc.ib {
+            if pib.node_guids.is_some() || pib.port_guids.is_some() {
+                let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
+                x.guids.extend(found);
+                x.guid_via.insert(s.name.clone(), via);
+            }
+            if pib.policy.is_some() {
+                let f = ib::observe(host, s, x.vf_info.get(&s.name))?;
+                x.ib.insert(s.name.clone(), f);
             }
         }
     }

@@ -209,7 +209,11 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
             Step::OvsDetach { .. } | Step::OvsReattach { .. } => {}
             // what a count change brings about (new VFs need representors, GUIDs, binding)
             // is that change's consequence, not a difference of its own
-            Step::WaitReps { .. } | Step::Guid { .. } | Step::Bind { .. } if count_change => {}
+            Step::WaitReps { .. }
+            | Step::Guid { .. }
+            | Step::IbPolicy { .. }
+            | Step::Bind { .. }
+                if count_change => {}
             Step::WaitReps { vfs, .. } => add(
                 "representors",
                 format!("no representor for VF(s) {}", ranges(vfs)),
@@ -217,6 +221,10 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
             Step::Guid { vf, kind, guid, .. } => add(
                 "guid",
                 format!("VF {vf} {} GUID is not {guid}", kind.file()),
+            ),
+            Step::IbPolicy { vf, policy, .. } => add(
+                "ib-policy",
+                format!("VF {vf} IB port policy is not {policy}"),
             ),
             Step::Bind { vfs, driver, .. } => add(
                 "bind",

@@ -17,6 +17,7 @@ fn pfc(vfs: u16) -> PfConfig {
         hw_tc_offload: true,
         vf: BTreeMap::new(),
         ovs: None,
+        ib: None,
         origin: "t".into(),
     }
 }
@@ -63,6 +64,7 @@ fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState
             .filter(|_| mode == EswitchMode::Switchdev)
             .map(|i| (i, format!("rep{i}").parse().unwrap()))
             .collect(),
+        no_netdev: false,
     }
 }
 
