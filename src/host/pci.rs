@@ -280,6 +280,20 @@ impl<'h> Device<'h> {
         Ok(v)
     }
 
+    /// The first RDMA device of this function whose port 1 is InfiniBand
+    /// (`infiniband/<dev>/ports/1/link_layer`), not Ethernet (RoCE).
+    pub fn infiniband_port(&self) -> Result<Option<String>> {
+        for d in self.ib_devices()? {
+            let ll = self
+                .host
+                .read_opt(&self.dir.join(format!("infiniband/{d}/ports/1/link_layer")))?;
+            if ll.as_deref() == Some("InfiniBand") {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
     /// `numa_node`: -1 when the firmware gives no locality; `None` when absent.
     pub fn numa_node(&self) -> Result<Option<i32>> {
         let p = self.dir.join("numa_node");

@@ -32,6 +32,9 @@ pub struct VfState {
     pub driver: Option<String>,
     pub driver_override: Option<String>,
     pub netdevs: Vec<NetdevState>,
+    /// The VF's RDMA device when its port is InfiniBand (`mlx5_1`): with no IPoIB it is what
+    /// the host's driver gives the VF instead of a netdev.
+    pub ib_device: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -69,7 +72,8 @@ impl PfState {
     /// Why a VF must not be destroyed or rebound, if it must not. `keep_driver` is the driver
     /// this suite binds VFs to. In use: bound to a driver that gives the host no netdev
     /// (vfio-pci, pci-stub: a guest or DPDK owns it) other than `keep_driver`, or a netdev of
-    /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use.
+    /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use,
+    /// nor is an InfiniBand VF's RDMA device on the host (no IPoIB: it has no netdev).
     pub fn vf_in_use(&self, vf: &VfState, keep_driver: Option<&str>) -> Option<String> {
         if let Some(d) = &vf.driver {
             // Bound with no netdev visible here: a driver that gives the host none (vfio-pci,
@@ -77,7 +81,9 @@ impl PfState {
             // into another network namespace (a container, a pod). Only our own driver with
             // its netdev here is idle. Even our driver without one is in use: it gives every
             // VF a netdev at probe.
-            if vf.netdevs.is_empty() {
+            // an InfiniBand VF without IPoIB has an RDMA device on the host instead: the
+            // host's driver holds it, and nothing here shows a user of it
+            if vf.netdevs.is_empty() && vf.ib_device.is_none() {
                 let whose = if Some(d.as_str()) == keep_driver {
                     "its netdev was moved into another network namespace (a container, a pod?)"
                 } else {
@@ -273,6 +279,7 @@ pub fn observe_pf_in(
                     .iter()
                     .map(|n| n.state())
                     .collect::<Result<_>>()?,
+                ib_device: v.infiniband_port()?,
             },
             None => VfState {
                 index: i,
@@ -280,6 +287,7 @@ pub fn observe_pf_in(
                 driver: None,
                 driver_override: None,
                 netdevs: vec![],
+                ib_device: None,
             },
         };
         vfs.push(st);
@@ -382,7 +390,9 @@ fn guids(
         GuidVia::Missing(format!(
             "cannot set the IB GUIDs of its VFs: there is no {} (MLNX_OFED's per-PF GUID files) and {}",
             dev.vf_guid_file(0, GuidKind::Node).display(),
-            if host.is_real() {
+            if s.no_netdev {
+                "it has no netdev for rtnetlink's VF GUIDs (no IPoIB)"
+            } else if host.is_real() {
                 "the driver reports no VF GUIDs through rtnetlink (not an InfiniBand-capable PF?)"
             } else {
                 "rtnetlink is not used on a fixture tree"

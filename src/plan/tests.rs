@@ -58,6 +58,7 @@ fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState
                 } else {
                     vec![]
                 },
+                ib_device: None,
             })
             .collect(),
         reps: (0..numvfs)
