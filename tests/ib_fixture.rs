@@ -293,3 +293,55 @@ fn a_pf_with_its_own_ib_in_a_bond_with_ib_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn operator_tool_reads_a_pf_without_a_netdev() {
+    let f = host(
+        IbPf {
+            numvfs: 1,
+            vf_driver: Some("mlx5_core"),
+            ..IbPf::default()
+        },
+        SEED_004,
+    );
+    let out = cmd("sriov-offload", &f).arg("status").assert().code(1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("mlx5_0  0000:af:00.0  1/1")
+            && text.contains("mlx5_0: VF 0 IB port policy is not Follow")
+            && text.contains(&format!("mlx5_0: VF 0 node GUID is not {NODE}"))
+            // the rebinding belongs to the GUID difference: not a difference of its own
+            && !text.contains("not bound"),
+        "{text}"
+    );
+    let out = cmd("sriov-offload", &f).arg("plan").assert().success();
+    assert!(
+        stdout(&out)
+            .contains("  mlx5_0: unbind VF 0 from mlx5_core\n  mlx5_0: bind VFs 0 to mlx5_core\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = cmd("sriov-offload", &f).arg("check").assert();
+    assert!(
+        stdout(&out).contains("ok    sriov-totalvfs mlx5_0: 0000:af:00.0 allows 8 VFs"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_ib_device_that_is_not_the_pfs_is_an_error_naming_both() {
+    let f = host(
+        IbPf::default(),
+        &SEED_004.replace("device = \"mlx5_0\"", "device = \"mlx5_1\""),
+    );
+    let before = outside_run(&f);
+    let out = cmd("vf-post", &f).assert().code(1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("mlx5_0: ib.device = mlx5_1")
+            && err.contains("the RDMA device of 0000:af:00.0 is mlx5_0"),
+        "{err}"
+    );
+    assert!(before == outside_run(&f));
+}

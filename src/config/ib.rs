@@ -154,3 +154,40 @@ pub(super) fn number_auto_indexes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::build::parse_str;
+    use super::*;
+
+    #[test]
+    fn standalone_ib_parses_and_auto_indexes_follow_the_ib_pfs() {
+        let c = parse_str(
+            Path::new("t.toml"),
+            r#"
+[[pf]]
+match = { pci = "0000:af:00.0" }
+vfs = 2
+ib = { device = "mlx5_0", policy = "follow", node_guids = { 0 = "11:11:11:11:11:11:09:00" }, port_guids = "auto" }
+[[pf]]
+match = { name = "ens1f0" }
+vfs = 2
+[[pf]]
+match = { pci = "0000:d8:00.0" }
+vfs = 1
+ib = { policy = "down" }
+"#,
+        )
+        .unwrap();
+        let ib = c.pfs[0].ib.as_ref().unwrap();
+        assert_eq!(ib.device.as_deref(), Some("mlx5_0"));
+        assert_eq!(ib.policy, Some(IbPolicy::Follow));
+        assert_eq!(ib.port_guids, Some(GuidScheme::Auto));
+        assert!(matches!(&ib.node_guids, Some(GuidScheme::Explicit(m)) if m.len() == 1));
+        assert_eq!(ib.auto_index, 0x80);
+        assert!(c.pfs[1].ib.is_none());
+        assert_eq!(c.pfs[2].ib.as_ref().unwrap().auto_index, 0x81);
+    }
+}

@@ -282,8 +282,8 @@ impl fmt::Display for IbPolicy {
 /// settings go to this PF's own per-PF files or rtnetlink (see `observe::GuidVia`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PfIb {
-    /// The RDMA device name (`mlx5_0`), optional: only checked against the PF and used in
-    /// messages; the PF is what `match` says.
+    /// The RDMA device name (`mlx5_0`), optional: the PF is what `match` says, and a run
+    /// fails when the PF's RDMA device has another name (a `match` that found the wrong PF).
     pub device: Option<String>,
     pub node_guids: Option<GuidScheme>,
     pub port_guids: Option<GuidScheme>,

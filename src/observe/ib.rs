@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::{GuidVia, PfState};
 use crate::config::IbPolicy;
@@ -99,4 +99,30 @@ pub fn no_netdev(label: &IfName) -> NetdevState {
         port_name: None,
         mac: None,
     }
+}
+
+/// `ib.device` names the PF's RDMA device (it is optional: a check that `match` found the PF
+/// meant, and a name for messages).
+pub fn check_device(host: &Host, s: &PfState, device: &str, origin: &str) -> Result<()> {
+    let dev = host.pf_device(&s.name)?;
+    let have = dev.ib_devices()?;
+    if have.iter().any(|d| d == device) {
+        return Ok(());
+    }
+    let dir = dev.dir().join("infiniband");
+    if have.is_empty() {
+        bail!(
+            "{}: ib.device = {device} ({origin}), but {} has no RDMA device ({} is missing or empty): not an InfiniBand PF, or mlx5_ib is not loaded",
+            s.name,
+            s.dev_name,
+            dir.display()
+        );
+    }
+    bail!(
+        "{}: ib.device = {device} ({origin}), but the RDMA device of {} is {} ({}): fix match or ib.device",
+        s.name,
+        s.dev_name,
+        have.join(", "),
+        dir.display()
+    )
 }

@@ -459,6 +459,9 @@ pub fn facts(
             }
         }
         if let Some(pib) = &pc.ib {
+            if let Some(d) = &pib.device {
+                ib::check_device(host, s, d, &pc.origin)?;
+            }
             if pib.node_guids.is_some() || pib.port_guids.is_some() {
                 let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
                 x.guids.extend(found);

@@ -226,6 +226,13 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
                 "ib-policy",
                 format!("VF {vf} IB port policy is not {policy}"),
             ),
+            // the rebinding of VFs whose GUIDs change is part of that difference
+            Step::Bind { vfs, .. }
+                if vfs.iter().all(|v| {
+                    steps
+                        .iter()
+                        .any(|u| matches!(u, Step::Guid { vf, .. } if vf == v))
+                }) => {}
             Step::Bind { vfs, driver, .. } => add(
                 "bind",
                 format!("VF(s) {} not bound to {driver}", ranges(vfs)),
@@ -327,6 +334,8 @@ pub fn build(
             ib_device: b.ib.as_ref().map(|i| i.device.clone()),
         });
         let ib = bond.as_ref().and_then(|b| b.ib_device.clone());
+        // a standalone IB PF's own `ib` (it is in no bond)
+        let own_ib = p.cfg.ib.is_some();
         let keep = match &p.cfg.bind {
             Some(Bind::Driver(d)) => Some(d.as_str()),
             _ => None,
@@ -334,8 +343,9 @@ pub fn build(
         let info = state.facts.vf_info.get(&s.name);
         // each VF's GUIDs are its own PF's (ib names the bond's RDMA device, for display)
         let guid = |vf: u32, kind| {
-            ib.as_ref()
-                .and_then(|_| state.facts.guids.get(&(s.name.clone(), vf, kind)))
+            (ib.is_some() || own_ib)
+                .then(|| state.facts.guids.get(&(s.name.clone(), vf, kind)))
+                .flatten()
                 .map(|g| g.to_string())
         };
         let vf_list = s
