@@ -65,6 +65,12 @@ fn seed_004_host_plans_seed_004s_writes() {
         .assert()
         .success();
     golden("ib-standalone.plan", &stdout(&out));
+    // and as udev's reapply instance for the RDMA device names it when the PF re-appears
+    let out = cmd("vf-post", &f)
+        .args(["--reapply", "mlx5_0", "--dry-run"])
+        .assert()
+        .success();
+    golden("ib-standalone.plan", &stdout(&out));
 }
 
 #[test]

@@ -7,6 +7,13 @@ use anyhow::{Context, Result};
 use super::{Device, Host};
 use crate::types::IfName;
 
+/// The path systemd names the device unit of a PF's RDMA device after, as
+/// `udev-rules/80-sriov-offload.rules` aliases it (`by-pci/BDF`, for InfiniBand PFs, which may
+/// have no netdev). A name for systemd, not a file; cf. `net::device_unit_path`.
+pub fn device_unit_path(alias: &str) -> String {
+    format!("/sys/subsystem/infiniband/devices/{alias}")
+}
+
 pub struct IbDevice<'h> {
     host: &'h Host,
     name: String,
