@@ -351,3 +351,28 @@ fn an_ib_device_that_is_not_the_pfs_is_an_error_naming_both() {
     );
     assert!(before == outside_run(&f));
 }
+
+#[test]
+fn a_fresh_pf_without_guid_files_or_a_netdev_is_refused_before_its_vfs_are_made() {
+    // mlx5_core makes MLNX_OFED's sriov/ when it binds the PF: without it (upstream) and without
+    // IPoIB nothing could set the GUIDs of the VFs this run would create
+    let f = host(
+        IbPf {
+            guid_files: false,
+            ..IbPf::default()
+        },
+        SEED_004,
+    );
+    let before = outside_run(&f);
+    let out = cmd("vf-post", &f).assert().code(1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("mlx5_0: cannot set the IB GUIDs of its VFs: there is no")
+            && err.contains("0000:af:00.0/sriov (MLNX_OFED"),
+        "{err}"
+    );
+    assert!(
+        before == outside_run(&f),
+        "sriov_numvfs or another file was written"
+    );
+}

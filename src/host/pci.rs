@@ -225,6 +225,16 @@ impl<'h> Device<'h> {
         self.dir.join(format!("sriov/{vf}/{}", kind.file()))
     }
 
+    /// MLNX_OFED's `sriov/` directory, which mlx5_core makes when it binds the PF, before any
+    /// VF exists (its `sriov/<N>` appear with the VFs).
+    pub fn vf_sysfs_dir(&self) -> PathBuf {
+        self.dir.join("sriov")
+    }
+
+    pub fn has_vf_sysfs_dir(&self) -> bool {
+        self.host.exists(&self.vf_sysfs_dir())
+    }
+
     /// Whether this PF has MLNX_OFED's per-PF GUID files (checked on VF 0's node file).
     pub fn has_vf_guid_files(&self) -> bool {
         self.host.exists(&self.vf_guid_file(0, GuidKind::Node))

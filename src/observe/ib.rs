@@ -51,8 +51,16 @@ pub fn link_state_of(p: IbPolicy) -> crate::config::LinkState {
 pub fn observe(host: &Host, s: &PfState, info: Option<&Vec<VfInfo>>) -> Result<IbFacts> {
     let dev = host.pf_device(&s.name)?;
     let mut f = IbFacts::default();
-    if s.numvfs == 0 {
+    if s.numvfs == 0 && (!s.no_netdev || dev.has_vf_sysfs_dir()) {
+        // decided when the step runs, once the VFs (and their sriov/N) exist
         f.policy_via = Some(GuidVia::NoVfsYet);
+        return Ok(f);
+    }
+    if s.numvfs == 0 {
+        f.policy_via = Some(GuidVia::Missing(format!(
+            "cannot set the IB port policy of its VFs: there is no {} (MLNX_OFED's per-PF policy files) and it has no netdev for rtnetlink's VF link state (no IPoIB)",
+            dev.vf_sysfs_dir().display()
+        )));
         return Ok(f);
     }
     if dev.has_vf_policy_file() {

@@ -381,7 +381,15 @@ fn guids(
         .map(Guid)
     };
     let via = if s.numvfs == 0 {
-        GuidVia::NoVfsYet
+        // a PF without a netdev can only use MLNX_OFED's files: known before its VFs exist
+        if s.no_netdev && !dev.has_vf_sysfs_dir() {
+            GuidVia::Missing(format!(
+                "cannot set the IB GUIDs of its VFs: there is no {} (MLNX_OFED's per-PF GUID files) and it has no netdev for rtnetlink's VF GUIDs (no IPoIB)",
+                dev.vf_sysfs_dir().display()
+            ))
+        } else {
+            GuidVia::NoVfsYet
+        }
     } else if dev.has_vf_guid_files() {
         GuidVia::Sysfs
     } else if reported(0, GuidKind::Node).is_some() {
