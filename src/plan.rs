@@ -618,4 +618,6 @@ pub fn plan_pf(
 }
 
 #[cfg(test)]
+mod ib_tests;
+#[cfg(test)]
 mod tests;
