@@ -595,7 +595,7 @@ fn check_pf_ovs(src: &Source, at: usize, pf: &PfConfig) -> Result<(), ConfigErro
 }
 
 /// A VF index key: decimal digits only (`str::parse` would also take "+1").
-pub(super) fn parse_index(s: &str) -> Option<u16> {
+fn parse_index(s: &str) -> Option<u16> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
