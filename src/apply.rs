@@ -2,6 +2,7 @@
 //! steps in order (waits are event-driven), verify, publish the VF map and the markers.
 
 mod exec;
+mod ib;
 pub mod ovs;
 mod publish;
 
@@ -375,10 +376,8 @@ fn lock_targets(
     let devices: Vec<String> = targets
         .iter()
         .map(|t| {
-            host.netdev(&t.name)
-                .device()
+            host.pf_device(&t.name)
                 .ok()
-                .flatten()
                 .map(|d| d.name().to_string())
                 .unwrap_or_else(|| t.name.to_string())
         })

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::config::{self, Config, ConfigError, PfMatch};
+use crate::config::{self, Config, ConfigError, PfConfig, PfMatch};
 use crate::host::{net, Host};
 
 /// Re-exported from its home in `types` (the config loader uses it too).
@@ -176,6 +176,20 @@ pub fn device_unit(m: &PfMatch) -> String {
     format!("{}.device", escape_path(&path))
 }
 
+/// The device unit vf-pre waits for before it works on a `[[pf]]` entry: its netdev's
+/// ([`device_unit`]), but for one matched by PCI address with `ib` its RDMA device's, which an
+/// InfiniBand PF has with or without an IPoIB netdev (without one, no netdev unit would ever
+/// appear and boot would wait for it until systemd's device timeout).
+pub fn pf_device_unit(pf: &PfConfig) -> String {
+    match (&pf.matcher, &pf.ib) {
+        (PfMatch::Pci(p), Some(_)) => format!(
+            "{}.device",
+            escape_path(&crate::host::ib::device_unit_path(&format!("by-pci/{p}")))
+        ),
+        (m, _) => device_unit(m),
+    }
+}
+
 /// `Ns` for `TimeoutStartSec=`, rounded up to whole seconds.
 fn seconds(d: Duration) -> String {
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -191,12 +205,18 @@ pub fn render(cfg: &Config, sources: &[String]) -> Vec<UnitFile> {
         let mut unit = Section::new("Unit");
         let mut seen = vec![];
         for pf in &cfg.pfs {
-            let dev = device_unit(&pf.matcher);
+            let dev = pf_device_unit(pf);
             if seen.contains(&dev) {
                 continue;
             }
             unit = unit
-                .comment(format!("[[pf]] match {}", pf.matcher))
+                .comment(match (&pf.matcher, &pf.ib) {
+                    (PfMatch::Pci(_), Some(_)) => format!(
+                        "[[pf]] match {} with ib: its RDMA device (it may have no netdev)",
+                        pf.matcher
+                    ),
+                    _ => format!("[[pf]] match {}", pf.matcher),
+                })
                 .set("Wants", dev.clone())
                 .set("After", dev.clone());
             seen.push(dev);

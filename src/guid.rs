@@ -5,7 +5,8 @@
 //!   with an OUI whose locally-administered bit is clear);
 //! - `H0..H3` are the first four bytes of the 64-bit FNV-1a hash of the host name, so two hosts
 //!   in a fabric differ (2^32 values) and the same host gets the same GUIDs at every boot;
-//! - `PP` is the PF's position in the bond's `slaves` list (0, 1);
+//! - `PP` is the PF's position in the bond's `slaves` list (0, 1), or for a standalone PF's own
+//!   `ib` 0x80 + its position among the `[[pf]]` entries with `ib` (`PfIb::auto_index`);
 //! - `KV` has its top bit set for a port GUID (clear for a node GUID), low bits = VF index / 256;
 //! - `VV` is VF index % 256.
 //!

@@ -1,6 +1,7 @@
 //! `(config, state) → steps`: pure. What `--dry-run` prints, what the tests check, and an empty
 //! plan is what "already configured" means.
 
+mod ib;
 pub mod ovs;
 pub mod vf;
 
@@ -8,10 +9,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, PfConfig, VfConfig};
+use crate::config::{
+    Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, IbPolicy, PfConfig, VfConfig,
+};
 use crate::guid::auto_guid;
 use crate::netlink::rtnl::VfInfo;
-use crate::observe::{Facts, GuidVia, PfState};
+use crate::observe::{Facts, PfState};
 use crate::ovsdb::vswitch::PortSpec;
 use crate::types::{BridgeName, Guid, GuidKind, IfName};
 
@@ -71,6 +74,12 @@ pub enum Step {
         vf: u32,
         kind: GuidKind,
         guid: Guid,
+    },
+    /// MLNX_OFED's `sriov/N/policy` of the VF's PF, or its VF link state (see `observe::ib`).
+    IbPolicy {
+        pf: IfName,
+        vf: u32,
+        policy: IbPolicy,
     },
     Bind {
         pf: IfName,
@@ -146,6 +155,7 @@ impl Step {
             | Step::WaitLag { pf, .. }
             | Step::WaitReps { pf, .. }
             | Step::Guid { pf, .. }
+            | Step::IbPolicy { pf, .. }
             | Step::Bind { pf, .. }
             | Step::HwTcOffload { pf }
             | Step::Mtu { pf, .. }
@@ -169,6 +179,7 @@ impl Step {
                 | Step::Guid { .. }
                 | Step::Mtu { .. }
                 | Step::VfMtu { .. }
+                | Step::IbPolicy { .. }
         )
     }
 
@@ -184,6 +195,7 @@ impl Step {
             Step::WaitLag { .. } => "wait-lag",
             Step::WaitReps { .. } => "wait-representors",
             Step::Guid { .. } => "ib-guid",
+            Step::IbPolicy { .. } => "ib-policy",
             Step::Bind { .. } => "bind",
             Step::HwTcOffload { .. } => "hw-tc-offload",
             Step::Mtu { .. } => "mtu",
@@ -263,6 +275,9 @@ impl fmt::Display for Step {
             }
             Step::Guid { pf, vf, kind, guid } => {
                 write!(f, "{pf}: set VF {vf} {} GUID {guid}", kind.file())
+            }
+            Step::IbPolicy { pf, vf, policy } => {
+                write!(f, "{pf}: set VF {vf} IB port policy {policy}")
             }
             Step::Bind { pf, vfs, driver } => {
                 write!(f, "{pf}: bind VFs {} to {driver}", ranges(vfs))
@@ -403,6 +418,7 @@ pub fn plan_pf(
         pf: pf.clone(),
         reason,
     };
+    ib::check_no_netdev(inp)?;
     let want = u32::from(c.vfs);
     let mut steps = vec![];
     if let Some(total) = s.totalvfs {
@@ -601,68 +617,18 @@ pub fn plan_pf(
     if !count_change {
         vf::rebinds(inp, force, &mut unbound_after, &mut steps)?;
     }
-    // IB GUIDs must be set while the VF is unbound, so it picks them up when it probes.
-    if let Some((b, pf_index)) = inp.bond {
-        if let Some(ib) = &b.ib {
-            let first_guid_step = steps.len();
-            for vf in 0..want {
-                for (kind, scheme) in [
-                    (GuidKind::Node, ib.node_guids.as_ref()),
-                    (GuidKind::Port, ib.port_guids.as_ref()),
-                ] {
-                    if matches!(scheme, Some(GuidScheme::Auto)) && extra.hostname.is_none() {
-                        return Err(refuse(
-                            "auto IB GUIDs are derived from the host name, which cannot be read (kernel.hostname is empty or unreadable); set it or list the GUIDs".into(),
-                        ));
-                    }
-                    let hostname = extra.hostname.as_deref().unwrap_or_default();
-                    let Some(g) = wanted_guid(scheme, hostname, pf_index, vf, kind) else {
-                        continue;
-                    };
-                    let have = if count_change {
-                        None
-                    } else {
-                        extra.guids.get(&(pf.clone(), vf, kind))
-                    };
-                    if have == Some(&g) {
-                        continue;
-                    }
-                    let bound = s
-                        .vfs
-                        .get(vf as usize)
-                        .and_then(|v| v.driver.clone())
-                        .filter(|_| !unbound_after.contains(&vf));
-                    if let Some(d) = bound {
-                        let vs = &s.vfs[vf as usize];
-                        if let Some(why) = s.vf_in_use(vs, None).filter(|_| !force) {
-                            return Err(refuse(format!(
-                                "{} GUID of VF {vf} differs and the VF must be rebound for it, but {why}",
-                                kind.file()
-                            )));
-                        }
-                        steps.push(Step::Unbind {
-                            pf: pf.clone(),
-                            vf,
-                            driver: d,
-                        });
-                        unbound_after.push(vf);
-                    }
-                    steps.push(Step::Guid {
-                        pf: pf.clone(),
-                        vf,
-                        kind,
-                        guid: g,
-                    });
-                }
-            }
-            // checked before anything is written, so no VF is unbound for GUIDs that cannot be set
-            let needs_guids = steps[first_guid_step..]
-                .iter()
-                .any(|s| matches!(s, Step::Guid { .. }));
-            if let Some(GuidVia::Missing(why)) = extra.guid_via.get(&pf).filter(|_| needs_guids) {
-                return Err(refuse(why.clone()));
-            }
-        }
+    // IB policies and GUIDs (a bond's or the PF's own), each changed VF rebound after them
+    if let Some(w) = ib::want(inp)? {
+        ib::plan(
+            inp,
+            extra,
+            &w,
+            want,
+            count_change,
+            force,
+            &mut unbound_after,
+            &mut steps,
+        )?;
     }
     unbound_after.sort_unstable();
     unbound_after.dedup();
@@ -701,5 +667,7 @@ pub fn plan_pf(
     Ok(ovs::plan_pf(inp, extra, phase, steps))
 }
 
+#[cfg(test)]
+mod ib_tests;
 #[cfg(test)]
 mod tests;

@@ -303,7 +303,11 @@ fn config_error_exits_2_with_position_and_writes_nothing() {
 
 #[test]
 fn shipped_example_configs_are_valid() {
-    for name in ["examples/config.toml", "examples/testbed.toml"] {
+    for name in [
+        "examples/config.toml",
+        "examples/testbed.toml",
+        "examples/ib-standalone.toml",
+    ] {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
         let c = sriov_offload::config::load(&[p]).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.pfs.is_empty(), "{name}");

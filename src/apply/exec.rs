@@ -25,9 +25,9 @@ pub(super) fn exec(
 ) -> Result<()> {
     let nd = host.netdev(&pf.name);
     match step {
-        Step::Autoprobe { on, .. } => nd.physical_device()?.set_autoprobe(*on),
+        Step::Autoprobe { on, .. } => host.pf_device(&pf.name)?.set_autoprobe(*on),
         Step::NumVfs { count, .. } => {
-            let r = nd.physical_device()?.set_numvfs(*count);
+            let r = host.pf_device(&pf.name)?.set_numvfs(*count);
             if let Err(e) = &r {
                 if errno_of(e) == Some(nix::errno::Errno::EBUSY as i32) {
                     return r.context(format!(
@@ -39,7 +39,7 @@ pub(super) fn exec(
             r.with_context(|| format!("{}: setting {count} VFs", pf.name))
         }
         Step::Unbind { vf, driver, .. } => {
-            let dev = nd.physical_device()?.vf(*vf)?;
+            let dev = host.pf_device(&pf.name)?.vf(*vf)?;
             host.pci_driver(driver)
                 .unbind(&dev)
                 .with_context(|| format!("{}: VF {vf}", pf.name))
@@ -53,10 +53,10 @@ pub(super) fn exec(
         }
         Step::Guid { vf, kind, guid, .. } => {
             // decided again here: a PF without VFs at planning time (this run created them)
-            let dev = nd.physical_device()?;
+            let dev = host.pf_device(&pf.name)?;
             if dev.has_vf_guid_files() {
                 dev.set_vf_guid(*vf, *kind, *guid)
-            } else if kernel.is_real() {
+            } else if kernel.is_real() && !pf.no_netdev {
                 kernel.set_vf_guid(&pf.name, *vf, *kind, *guid)
             } else {
                 bail!(
@@ -66,13 +66,14 @@ pub(super) fn exec(
                 )
             }
         }
+        Step::IbPolicy { vf, policy, .. } => super::ib::set_policy(host, kernel, pf, *vf, *policy),
         Step::Bind { vfs, driver, .. } => {
             host.pci_driver(driver)
                 .require_loaded()
                 .with_context(|| format!("{}: cannot bind VFs to {driver}", pf.name))?;
             // each VF's override + probe is a job of the PF's pool; `probe` says what the
             // kernel serialises
-            let dev = nd.physical_device()?;
+            let dev = host.pf_device(&pf.name)?;
             let jobs = probe::jobs(host, &dev, probe_jobs);
             probe::bind_vfs(&dev, vfs, driver, jobs.n)
                 .with_context(|| format!("{} ({})", pf.name, jobs.why))

@@ -111,6 +111,7 @@ impl Builder {
                         vf: BTreeMap::new(),
                         mtu: None,
                         ovs: None,
+                        ib: None,
                         origin: origin.clone(),
                     });
                     self.pfs.len() - 1
@@ -178,6 +179,9 @@ impl Builder {
             if let Some(o) = rp.ovs {
                 pf.ovs = Some(pf_ovs(src, o.into_inner())?);
             }
+            if let Some(ib) = &rp.ib {
+                pf.ib = Some(super::ib::pf_ib(src, ib, &self.bonds, &matcher)?);
+            }
             // range checks once all keys of this file are in
             let vfs = pf.vfs;
             if let Some(v) = pf.reserved_vfs.iter().find(|v| **v >= vfs) {
@@ -216,6 +220,7 @@ impl Builder {
                 }
             }
             check_pf_ovs(src, start, pf)?;
+            super::ib::check_pf_ib(src, rp.ib.as_ref().map_or(start, |i| i.span().start), pf)?;
             if pf.eswitch_order != EswitchOrder::AfterBond && pf.eswitch.is_none() {
                 return Err(src.err_at(
                     start,
@@ -303,6 +308,7 @@ impl Builder {
                 ));
             }
             if let Some(ib) = rb.ib {
+                super::ib::check_bond_ib(src, &ib.device, b, &self.pfs)?;
                 let dev = ib.device.get_ref();
                 if !is_driver_name(dev) {
                     return Err(src.err(
@@ -381,7 +387,8 @@ impl Builder {
         Ok(())
     }
 
-    pub(super) fn finish(self, files: &[PathBuf]) -> Result<Config, ConfigError> {
+    pub(super) fn finish(mut self, files: &[PathBuf]) -> Result<Config, ConfigError> {
+        super::ib::number_auto_indexes(&mut self.pfs, files)?;
         let ovs = OvsConfig {
             hw_offload: self
                 .ovs_hw_offload
@@ -471,7 +478,7 @@ fn probe_jobs(src: &Source, j: &toml::Spanned<toml::Value>) -> Result<ProbeJobs,
     }
 }
 
-fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
+pub(super) fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
     let bad = || {
         src.err(
             &g,

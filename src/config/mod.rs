@@ -7,6 +7,7 @@
 
 mod build;
 mod error;
+mod ib;
 mod load;
 mod model;
 mod raw;
@@ -20,7 +21,7 @@ pub use model::{
     IbConfig, LinkState, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting,
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
-pub use model::{ProbeJobs, MAX_PROBE_JOBS};
+pub use model::{IbPolicy, PfIb, ProbeJobs, MAX_PROBE_JOBS};
 pub use vfkeys::vf_bind;
 
 impl Config {

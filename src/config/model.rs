@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::types::{BridgeName, Guid, IfName, Mac, PciAddr};
 
@@ -253,6 +253,8 @@ pub struct PfConfig {
     pub mtu: Option<u32>,
     /// `ovs = { ... }`: the OVS bridge the PF and its representors are ports of.
     pub ovs: Option<PfOvs>,
+    /// `ib = { ... }`: IB GUIDs and port policy of a standalone InfiniBand PF's VFs (no bond).
+    pub ib: Option<PfIb>,
     /// Where this PF was (last) configured, for messages.
     pub origin: String,
 }
@@ -316,6 +318,57 @@ pub struct IbConfig {
     pub device: String,
     pub node_guids: Option<GuidScheme>,
     pub port_guids: Option<GuidScheme>,
+}
+
+/// The port state policy of an InfiniBand VF (`policy = "follow" | "up" | "down"`): whether its
+/// port follows the PF's physical port state, or is forced up or down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum IbPolicy {
+    Follow,
+    Up,
+    Down,
+}
+
+impl IbPolicy {
+    /// How MLNX_OFED's `sriov/N/policy` file spells it (read and written).
+    pub fn sysfs(self) -> &'static str {
+        match self {
+            IbPolicy::Follow => "Follow",
+            IbPolicy::Up => "Up",
+            IbPolicy::Down => "Down",
+        }
+    }
+
+    /// The value of that file, as the driver prints it.
+    pub fn from_sysfs(s: &str) -> Option<IbPolicy> {
+        match s.trim() {
+            "Follow" => Some(IbPolicy::Follow),
+            "Up" => Some(IbPolicy::Up),
+            "Down" => Some(IbPolicy::Down),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IbPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.sysfs())
+    }
+}
+
+/// A standalone InfiniBand PF's `ib = { node_guids, port_guids, policy, device }`. Each VF's
+/// settings go to this PF's own per-PF files or rtnetlink (see `observe::GuidVia`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PfIb {
+    /// The RDMA device name (`mlx5_0`), optional: the PF is what `match` says, and a run
+    /// fails when the PF's RDMA device has another name (a `match` that found the wrong PF).
+    pub device: Option<String>,
+    pub node_guids: Option<GuidScheme>,
+    pub port_guids: Option<GuidScheme>,
+    pub policy: Option<IbPolicy>,
+    /// The `PP` byte of this PF's `auto` GUIDs (see `guid`): 0x80 + its position among the
+    /// `[[pf]]` entries with `ib`, so it never equals a bond slave's position (0, 1, ...).
+    pub auto_index: u8,
 }
 
 #[derive(Clone, Debug, PartialEq)]

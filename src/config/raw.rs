@@ -55,6 +55,17 @@ pub(super) struct RawPf {
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) tune: Option<RawTune>,
     pub(super) ovs: Option<Spanned<RawPfOvs>>,
+    pub(super) ib: Option<Spanned<RawPfIb>>,
+}
+
+/// A PF's `ib = { ... }` (standalone InfiniBand PF).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPfIb {
+    pub(super) device: Option<Spanned<String>>,
+    pub(super) node_guids: Option<RawGuids>,
+    pub(super) port_guids: Option<RawGuids>,
+    pub(super) policy: Option<Spanned<String>>,
 }
 
 /// A PF's `ovs = { ... }`.

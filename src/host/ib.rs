@@ -2,9 +2,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use super::Host;
+use super::{Device, Host};
+use crate::types::IfName;
+
+/// The path systemd names the device unit of a PF's RDMA device after, as
+/// `udev-rules/80-sriov-offload.rules` aliases it (`by-pci/BDF`, for InfiniBand PFs, which may
+/// have no netdev). A name for systemd, not a file; cf. `net::device_unit_path`.
+pub fn device_unit_path(alias: &str) -> String {
+    format!("/sys/subsystem/infiniband/devices/{alias}")
+}
 
 pub struct IbDevice<'h> {
     host: &'h Host,
@@ -18,6 +26,25 @@ impl Host {
             host: self,
             name: name.to_string(),
         }
+    }
+
+    /// The device of the PF a run knows by `label`: its netdev's, or, for a PF without a
+    /// netdev (an InfiniBand port without IPoIB), the PCI device of the RDMA device of that
+    /// name (`class/infiniband/<label>/device`), which is the label `select` gives such a PF.
+    /// A netdev of that name wins; without either the error names the netdev's link.
+    pub fn pf_device(&self, label: &IfName) -> Result<Device<'_>> {
+        let nd = self.netdev(label);
+        if !nd.exists() {
+            if let Some(d) = self.ib_device(label.as_str()).device()? {
+                return Ok(d);
+            }
+        }
+        nd.physical_device()
+    }
+
+    /// Whether `label` is a PF without a netdev, known by its RDMA device's name.
+    pub fn is_ib_only_pf(&self, label: &IfName) -> bool {
+        !self.netdev(label).exists() && self.ib_device(label.as_str()).exists()
     }
 
     fn lag_state_path(&self, pci: &str) -> PathBuf {
@@ -60,5 +87,23 @@ impl IbDevice<'_> {
     pub fn exists(&self) -> bool {
         self.host
             .exists(&self.host.sys(format!("class/infiniband/{}", self.name)))
+    }
+}
+
+impl<'h> IbDevice<'h> {
+    /// The PCI device the RDMA device is on (`device`: for `mlx5_bond_0`, the bond's first
+    /// PF); `None` when there is no such RDMA device.
+    pub fn device(&self) -> Result<Option<Device<'h>>> {
+        let link = self
+            .host
+            .sys(format!("class/infiniband/{}/device", self.name));
+        if !self.host.exists(&link) {
+            return Ok(None);
+        }
+        let dir = self
+            .host
+            .resolve(&link)
+            .with_context(|| format!("RDMA device {}: {}", self.name, link.display()))?;
+        Device::at(self.host, dir).map(Some)
     }
 }

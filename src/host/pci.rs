@@ -225,6 +225,16 @@ impl<'h> Device<'h> {
         self.dir.join(format!("sriov/{vf}/{}", kind.file()))
     }
 
+    /// MLNX_OFED's `sriov/` directory, which mlx5_core makes when it binds the PF, before any
+    /// VF exists (its `sriov/<N>` appear with the VFs).
+    pub fn vf_sysfs_dir(&self) -> PathBuf {
+        self.dir.join("sriov")
+    }
+
+    pub fn has_vf_sysfs_dir(&self) -> bool {
+        self.host.exists(&self.vf_sysfs_dir())
+    }
+
     /// Whether this PF has MLNX_OFED's per-PF GUID files (checked on VF 0's node file).
     pub fn has_vf_guid_files(&self) -> bool {
         self.host.exists(&self.vf_guid_file(0, GuidKind::Node))
@@ -244,6 +254,54 @@ impl<'h> Device<'h> {
     pub fn set_vf_guid(&self, vf: u32, kind: GuidKind, guid: Guid) -> Result<()> {
         self.host
             .write(&self.vf_guid_file(vf, kind), &guid.to_string())
+    }
+
+    /// MLNX_OFED's per-PF `sriov/<N>/policy` (mlx5_core's sriov_sysfs.c: reads and takes
+    /// `Follow`, `Up`, `Down`). Upstream kernels have no such file: the policy is the VF link
+    /// state there (rtnetlink IFLA_VF_LINK_STATE through an IPoIB netdev).
+    pub fn vf_policy_file(&self, vf: u32) -> PathBuf {
+        self.dir.join(format!("sriov/{vf}/policy"))
+    }
+
+    pub fn has_vf_policy_file(&self) -> bool {
+        self.host.exists(&self.vf_policy_file(0))
+    }
+
+    /// The policy as the file says; `None` when there is no file. A value the driver should
+    /// not print is an error naming the file.
+    pub fn vf_policy(&self, vf: u32) -> Result<Option<crate::config::IbPolicy>> {
+        let p = self.vf_policy_file(vf);
+        match self.host.read_opt(&p)? {
+            None => Ok(None),
+            Some(s) => crate::config::IbPolicy::from_sysfs(&s)
+                .map(Some)
+                .with_context(|| format!("{}: {s:?} is not Follow, Up or Down", p.display())),
+        }
+    }
+
+    pub fn set_vf_policy(&self, vf: u32, policy: crate::config::IbPolicy) -> Result<()> {
+        self.host.write(&self.vf_policy_file(vf), policy.sysfs())
+    }
+
+    /// The RDMA devices of this function (`infiniband/<dev>`, e.g. `mlx5_0`), by name.
+    pub fn ib_devices(&self) -> Result<Vec<String>> {
+        let mut v = self.host.list(&self.dir.join("infiniband"))?;
+        v.sort();
+        Ok(v)
+    }
+
+    /// The first RDMA device of this function whose port 1 is InfiniBand
+    /// (`infiniband/<dev>/ports/1/link_layer`), not Ethernet (RoCE).
+    pub fn infiniband_port(&self) -> Result<Option<String>> {
+        for d in self.ib_devices()? {
+            let ll = self
+                .host
+                .read_opt(&self.dir.join(format!("infiniband/{d}/ports/1/link_layer")))?;
+            if ll.as_deref() == Some("InfiniBand") {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
     }
 
     /// `numa_node`: -1 when the firmware gives no locality; `None` when absent.

@@ -5,6 +5,7 @@
 //! a real kernel). irq-tune's reading of interrupts, CPUs and queues is in [`irq`].
 
 pub mod configured;
+pub mod ib;
 pub mod irq;
 pub mod ovs;
 pub mod system;
@@ -31,6 +32,9 @@ pub struct VfState {
     pub driver: Option<String>,
     pub driver_override: Option<String>,
     pub netdevs: Vec<NetdevState>,
+    /// The VF's RDMA device when its port is InfiniBand (`mlx5_1`): with no IPoIB it is what
+    /// the host's driver gives the VF instead of a netdev.
+    pub ib_device: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -51,6 +55,10 @@ pub struct PfState {
     pub vfs: Vec<VfState>,
     /// VF index → representor netdev.
     pub reps: BTreeMap<u32, IfName>,
+    /// The PF has no netdev (an InfiniBand port without IPoIB): `name` is its RDMA device's
+    /// name and `netdev` a stand-in that is down, unenslaved and on no switch (see
+    /// [`ib::no_netdev`]).
+    pub no_netdev: bool,
 }
 
 impl PfState {
@@ -64,7 +72,8 @@ impl PfState {
     /// Why a VF must not be destroyed or rebound, if it must not. `keep_driver` is the driver
     /// this suite binds VFs to. In use: bound to a driver that gives the host no netdev
     /// (vfio-pci, pci-stub: a guest or DPDK owns it) other than `keep_driver`, or a netdev of
-    /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use.
+    /// the VF is up or enslaved. An idle VF netdev (autoprobed, down, no master) is not in use,
+    /// nor is an InfiniBand VF's RDMA device on the host (no IPoIB: it has no netdev).
     pub fn vf_in_use(&self, vf: &VfState, keep_driver: Option<&str>) -> Option<String> {
         if let Some(d) = &vf.driver {
             // Bound with no netdev visible here: a driver that gives the host none (vfio-pci,
@@ -72,7 +81,9 @@ impl PfState {
             // into another network namespace (a container, a pod). Only our own driver with
             // its netdev here is idle. Even our driver without one is in use: it gives every
             // VF a netdev at probe.
-            if vf.netdevs.is_empty() {
+            // an InfiniBand VF without IPoIB has an RDMA device on the host instead: the
+            // host's driver holds it, and nothing here shows a user of it
+            if vf.netdevs.is_empty() && vf.ib_device.is_none() {
                 let whose = if Some(d.as_str()) == keep_driver {
                     "its netdev was moved into another network namespace (a container, a pod?)"
                 } else {
@@ -115,6 +126,8 @@ pub struct Facts {
     pub guid_via: BTreeMap<IfName, GuidVia>,
     /// PF → VF LAG active.
     pub lag_active: BTreeMap<IfName, bool>,
+    /// PF → its VFs' IB port policies, for PFs with `ib.policy` ([`ib`]).
+    pub ib: BTreeMap<IfName, ib::IbFacts>,
     /// `None` when it cannot be read: `auto` GUIDs then cannot be computed.
     pub hostname: Option<String>,
     /// Open vSwitch, when the config uses it for these PFs ([`ovs`]).
@@ -134,6 +147,7 @@ impl Facts {
             guids,
             guid_via,
             lag_active,
+            ib,
             hostname: _,
             ovs: _,
             mtu,
@@ -144,6 +158,7 @@ impl Facts {
         self.guids.extend(guids);
         self.guid_via.extend(guid_via);
         self.lag_active.extend(lag_active);
+        self.ib.extend(ib);
     }
 }
 
@@ -238,7 +253,8 @@ pub fn observe_pf_in(
     switches: &mut Switches,
 ) -> Result<PfState> {
     let nd = host.netdev(name);
-    let device = nd.physical_device()?;
+    let no_netdev = host.is_ib_only_pf(name);
+    let device = host.pf_device(name)?;
     let dev_name = device.name().to_string();
     let bus = device.bus()?.unwrap_or_else(|| "pci".into());
     let Some(numvfs) = device.numvfs()? else {
@@ -247,7 +263,11 @@ pub fn observe_pf_in(
             device.numvfs_file().display()
         );
     };
-    let pf_netdev = nd.state()?;
+    let pf_netdev = if no_netdev {
+        ib::no_netdev(name)
+    } else {
+        nd.state()?
+    };
     let pf_number = pf_number(&pf_netdev, &dev_name);
     let mut vfs = vec![];
     for i in 0..numvfs {
@@ -263,6 +283,7 @@ pub fn observe_pf_in(
                     .iter()
                     .map(|n| n.state())
                     .collect::<Result<_>>()?,
+                ib_device: v.infiniband_port()?,
             },
             None => VfState {
                 index: i,
@@ -270,6 +291,7 @@ pub fn observe_pf_in(
                 driver: None,
                 driver_override: None,
                 netdevs: vec![],
+                ib_device: None,
             },
         };
         vfs.push(st);
@@ -293,6 +315,7 @@ pub fn observe_pf_in(
         pf_number,
         vfs,
         reps: BTreeMap::new(),
+        no_netdev,
     };
     st.reps = match kernel.vf_representors(&handle)? {
         Some(r) => r,
@@ -352,7 +375,7 @@ fn guids(
     s: &PfState,
     info: Option<&Vec<VfInfo>>,
 ) -> Result<(GuidVia, Vec<(GuidKey, Guid)>)> {
-    let dev = host.netdev(&s.name).physical_device()?;
+    let dev = host.pf_device(&s.name)?;
     let reported = |vf: u32, kind: GuidKind| {
         let v = info?.iter().find(|i| i.vf == vf)?;
         match kind {
@@ -362,7 +385,15 @@ fn guids(
         .map(Guid)
     };
     let via = if s.numvfs == 0 {
-        GuidVia::NoVfsYet
+        // a PF without a netdev can only use MLNX_OFED's files: known before its VFs exist
+        if s.no_netdev && !dev.has_vf_sysfs_dir() {
+            GuidVia::Missing(format!(
+                "cannot set the IB GUIDs of its VFs: there is no {} (MLNX_OFED's per-PF GUID files) and it has no netdev for rtnetlink's VF GUIDs (no IPoIB)",
+                dev.vf_sysfs_dir().display()
+            ))
+        } else {
+            GuidVia::NoVfsYet
+        }
     } else if dev.has_vf_guid_files() {
         GuidVia::Sysfs
     } else if reported(0, GuidKind::Node).is_some() {
@@ -371,7 +402,9 @@ fn guids(
         GuidVia::Missing(format!(
             "cannot set the IB GUIDs of its VFs: there is no {} (MLNX_OFED's per-PF GUID files) and {}",
             dev.vf_guid_file(0, GuidKind::Node).display(),
-            if host.is_real() {
+            if s.no_netdev {
+                "it has no netdev for rtnetlink's VF GUIDs (no IPoIB)"
+            } else if host.is_real() {
                 "the driver reports no VF GUIDs through rtnetlink (not an InfiniBand-capable PF?)"
             } else {
                 "rtnetlink is not used on a fixture tree"
@@ -432,13 +465,14 @@ pub fn facts(
     };
     for (pc, s) in states {
         let ib = cfg.bond_of(s.name.as_str()).and_then(|b| b.ib.as_ref());
-        if !pc.vf.is_empty() || ib.is_some() {
+        // without a netdev there is no rtnetlink link to ask (plan refuses `vf` settings)
+        if (!pc.vf.is_empty() || ib.is_some() || pc.ib.is_some()) && !s.no_netdev {
             if let Some(info) = kernel.vf_info(&s.name)? {
                 x.vf_info.insert(s.name.clone(), info);
             }
         }
         x.mtu.extend(mtus(host, pc, s)?);
-        if pc.hw_tc_offload && host.is_real() {
+        if pc.hw_tc_offload && host.is_real() && !s.no_netdev {
             // a PF without the feature reads as "off": enabling it then fails, naming it
             let on = kernel.feature(&s.name, "hw-tc-offload")?.unwrap_or(false);
             x.hw_tc.insert(s.name.clone(), on);
@@ -460,6 +494,20 @@ pub fn facts(
                 let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
                 x.guids.extend(found);
                 x.guid_via.insert(s.name.clone(), via);
+            }
+        }
+        if let Some(pib) = &pc.ib {
+            if let Some(d) = &pib.device {
+                ib::check_device(host, s, d, &pc.origin)?;
+            }
+            if pib.node_guids.is_some() || pib.port_guids.is_some() {
+                let (via, found) = guids(host, s, x.vf_info.get(&s.name))?;
+                x.guids.extend(found);
+                x.guid_via.insert(s.name.clone(), via);
+            }
+            if pib.policy.is_some() {
+                let f = ib::observe(host, s, x.vf_info.get(&s.name))?;
+                x.ib.insert(s.name.clone(), f);
             }
         }
     }

@@ -219,7 +219,11 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
             Step::OvsDetach { .. } | Step::OvsReattach { .. } => {}
             // what a count change brings about (new VFs need representors, GUIDs, binding)
             // is that change's consequence, not a difference of its own
-            Step::WaitReps { .. } | Step::Guid { .. } | Step::Bind { .. } if count_change => {}
+            Step::WaitReps { .. }
+            | Step::Guid { .. }
+            | Step::IbPolicy { .. }
+            | Step::Bind { .. }
+                if count_change => {}
             Step::WaitReps { vfs, .. } => add(
                 "representors",
                 format!("no representor for VF(s) {}", ranges(vfs)),
@@ -228,6 +232,17 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
                 "guid",
                 format!("VF {vf} {} GUID is not {guid}", kind.file()),
             ),
+            Step::IbPolicy { vf, policy, .. } => add(
+                "ib-policy",
+                format!("VF {vf} IB port policy is not {policy}"),
+            ),
+            // the rebinding of VFs whose GUIDs change is part of that difference
+            Step::Bind { vfs, .. }
+                if vfs.iter().all(|v| {
+                    steps
+                        .iter()
+                        .any(|u| matches!(u, Step::Guid { vf, .. } if vf == v))
+                }) => {}
             Step::Bind { vfs, driver, .. } => add(
                 "bind",
                 format!("VF(s) {} not bound to {driver}", ranges(vfs)),
@@ -349,6 +364,8 @@ pub fn build(
             ib_device: b.ib.as_ref().map(|i| i.device.clone()),
         });
         let ib = bond.as_ref().and_then(|b| b.ib_device.clone());
+        // a standalone IB PF's own `ib` (it is in no bond)
+        let own_ib = p.cfg.ib.is_some();
         // the driver this suite binds the VF to: its own `bind`, else the PF's
         let keep = |vf: u32| match u16::try_from(vf).ok().and_then(|i| vf_bind(p.cfg, i)) {
             Some(Bind::Driver(d)) => Some(d.as_str()),
@@ -357,8 +374,9 @@ pub fn build(
         let info = state.facts.vf_info.get(&s.name);
         // each VF's GUIDs are its own PF's (ib names the bond's RDMA device, for display)
         let guid = |vf: u32, kind| {
-            ib.as_ref()
-                .and_then(|_| state.facts.guids.get(&(s.name.clone(), vf, kind)))
+            (ib.is_some() || own_ib)
+                .then(|| state.facts.guids.get(&(s.name.clone(), vf, kind)))
+                .flatten()
                 .map(|g| g.to_string())
         };
         let vf_list = s

@@ -6,7 +6,7 @@ use crate::kernel::EswitchSource;
 use crate::observe::VfState;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn pfc(vfs: u16) -> PfConfig {
+pub(super) fn pfc(vfs: u16) -> PfConfig {
     PfConfig {
         matcher: crate::config::PfMatch::Name("p0".parse().unwrap()),
         vfs,
@@ -18,6 +18,7 @@ fn pfc(vfs: u16) -> PfConfig {
         vf: BTreeMap::new(),
         mtu: None,
         ovs: None,
+        ib: None,
         origin: "t".into(),
     }
 }
@@ -33,7 +34,7 @@ fn nd(name: &str, up: bool) -> Netdev {
     }
 }
 
-fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
+pub(super) fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
     PfState {
         name: "p0".parse().unwrap(),
         bus: "pci".into(),
@@ -58,12 +59,14 @@ fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState
                 } else {
                     vec![]
                 },
+                ib_device: None,
             })
             .collect(),
         reps: (0..numvfs)
             .filter(|_| mode == EswitchMode::Switchdev)
             .map(|i| (i, format!("rep{i}").parse().unwrap()))
             .collect(),
+        no_netdev: false,
     }
 }
 

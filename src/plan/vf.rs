@@ -332,9 +332,11 @@ mod tests {
                         }
                         _ => vec![],
                     },
+                    ib_device: None,
                 })
                 .collect(),
             reps: BTreeMap::new(),
+            no_netdev: false,
         }
     }
 
@@ -350,6 +352,7 @@ mod tests {
             vf: vf.iter().cloned().collect(),
             mtu: None,
             ovs: None,
+            ib: None,
             origin: "c.toml:1".into(),
         }
     }

@@ -89,6 +89,13 @@ pub fn targets(host: &Host, cfg: &Config, ifaces: &[IfName]) -> Result<(Vec<Targ
             continue;
         };
         let Some(dev) = host.netdev(name).device()? else {
+            if host.is_ib_only_pf(name) {
+                // RSS, rings and channels are ethtool settings of a netdev
+                notes.push(format!(
+                    "{name} is a PF without a netdev (InfiniBand without IPoIB): nothing to tune"
+                ));
+                continue;
+            }
             notes.push(format!("{name} has no device: not tuned"));
             continue;
         };

@@ -43,7 +43,10 @@ pub fn resolve_pf(host: &Host, m: &PfMatch) -> Result<Option<IfName>> {
         PfMatch::Name(n) => Ok(host.netdev(n).exists().then(|| n.clone())),
         PfMatch::Pci(p) => {
             let dev = host.pci(p);
-            Ok(dev.netdevs()?.first().map(|n| n.name().clone()))
+            if let Some(n) = dev.netdevs()?.first() {
+                return Ok(Some(n.name().clone()));
+            }
+            Ok(ib_label(&dev)?)
         }
         PfMatch::Mac(mac) => {
             let want = mac.to_string();
@@ -59,6 +62,21 @@ pub fn resolve_pf(host: &Host, m: &PfMatch) -> Result<Option<IfName>> {
             Ok(None)
         }
     }
+}
+
+/// The label of a PF matched by PCI address that has no netdev (an InfiniBand port without
+/// IPoIB): its RDMA device's name (`infiniband/mlx5_0` under the PCI device). Steps, markers
+/// and messages name a PF by an [`IfName`], which cannot hold the `:` of a PCI address; an RDMA
+/// device name fits one, names the port as `ibstat` and the seeds do, and the host model finds
+/// the PF again by it (`Host::pf_device`). `None` when the device has neither.
+fn ib_label(dev: &crate::host::Device) -> Result<Option<IfName>> {
+    if !dev.exists() || !dev.has_sriov() {
+        return Ok(None);
+    }
+    Ok(dev
+        .ib_devices()?
+        .into_iter()
+        .find_map(|n| n.parse::<IfName>().ok()))
 }
 
 /// Every configured PF with its netdev on this host, in config order.

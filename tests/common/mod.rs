@@ -1,7 +1,8 @@
 //! Builds fixture trees shaped like a real mlx5 hypervisor: PCI devices under /sys/devices with
 //! the same relative symlinks the kernel makes (class/net, bus/pci/devices, virtfnN, physfn,
 //! driver, subsystem), representors sharing the PF's phys_switch_id, compat/devlink/mode of
-//! MLNX_OFED kernels, `mlx5_bond_0` with per-VF GUID files and the LAG debugfs state.
+//! MLNX_OFED kernels, `mlx5_bond_0` with per-VF GUID files and the LAG debugfs state, and a
+//! standalone InfiniBand PF (seed 004) with or without an IPoIB netdev.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -37,6 +38,35 @@ impl<'a> Pf<'a> {
             vf_up: false,
             master: None,
             autoprobe: true,
+        }
+    }
+}
+
+/// A standalone InfiniBand PF ([`Fixture::add_ib_pf`]), seed 004's by default: `mlx5_0` at
+/// 0000:af:00.0 without IPoIB, no VFs yet, MLNX_OFED's per-PF `sriov/` files.
+pub struct IbPf<'a> {
+    pub pci: &'a str,
+    pub ib: &'a str,
+    pub netdev: Option<&'a str>,
+    pub numvfs: u32,
+    pub totalvfs: u32,
+    pub vf_driver: Option<&'a str>,
+    pub guid_files: bool,
+    /// Per VF: node GUID, port GUID, policy in `sriov/<N>` (default: zero GUIDs, `Down`).
+    pub vf_ib: Vec<(&'a str, &'a str, &'a str)>,
+}
+
+impl Default for IbPf<'_> {
+    fn default() -> Self {
+        IbPf {
+            pci: "0000:af:00.0",
+            ib: "mlx5_0",
+            netdev: None,
+            numvfs: 0,
+            totalvfs: 8,
+            vf_driver: None,
+            guid_files: true,
+            vf_ib: vec![],
         }
     }
 }
@@ -250,7 +280,10 @@ impl Fixture {
         self.set_lag_state(pf_pci, lag_state);
     }
 
-    /// MLNX_OFED's per-PF `sriov/N/{node,port,policy}` for the VFs of one PF.
+    /// MLNX_OFED's per-PF `sriov/N/{node,port,policy}` for the VFs of one PF. MLNX_OFED only
+    /// (mlx5_core sriov_sysfs.c; upstream has rtnetlink only). In the MLNX_OFED source these
+    /// three are an IB port's; an Ethernet (RoCE) port's `sriov/N` has `node` (with mac, vlan,
+    /// ...) but no `port` or `policy` — these Ethernet-PF fixtures have all three all the same.
     pub fn add_guid_files(&self, pf_pci: &str, vfs: u32) {
         for i in 0..vfs {
             let d = self.pci_dir(pf_pci).join(format!("sriov/{i}"));
@@ -260,7 +293,117 @@ impl Fixture {
         }
     }
 
-    /// The mlx5 VF-LAG state in debugfs, which each PF of the LAG has.
+    /// A standalone InfiniBand PF as seed 004's host has it (a ConnectX in IB mode, no bond):
+    /// the PF under its own root port, its RDMA device `infiniband/<ib>` with
+    /// `class/infiniband/<ib>` pointing at it, VFs at the next functions (`virtfnN` →
+    /// `../0000:af:00.1`, `physfn`, `driver`), and, with `netdev`, an IPoIB netdev.
+    pub fn add_ib_pf(&self, pf: &IbPf) {
+        let root = self.path("sys/devices/pci0000:ae/0000:ae:00.0");
+        let dev = root.join(pf.pci);
+        write(&dev.join("sriov_numvfs"), &format!("{}\n", pf.numvfs));
+        write(&dev.join("sriov_totalvfs"), &format!("{}\n", pf.totalvfs));
+        write(&dev.join("sriov_drivers_autoprobe"), "1\n");
+        write(&dev.join("driver_override"), "(null)\n");
+        // MLNX_OFED only (mlx5_core sriov_sysfs.c): `mlx5_num_vfs`, which seed 004 writes; it
+        // does what the PCI core's `sriov_numvfs` does, which is what we write
+        write(&dev.join("mlx5_num_vfs"), &format!("{}\n", pf.numvfs));
+        self.pci_links(&dev, pf.pci);
+        self.rdma_device(&dev, pf.ib);
+        if let Some(n) = pf.netdev {
+            self.ipoib(&dev, n, "0x1003", 0);
+        }
+        if pf.guid_files {
+            // MLNX_OFED only: mlx5_core (sriov_sysfs.c) makes the empty `sriov/` when the
+            // driver loads and `sriov/<N>/{node,port,policy}` for IB ports when VFs are
+            // enabled (an Ethernet port's `sriov/<N>` has `node` but neither `port` nor
+            // `policy`). Upstream kernels have none of it: VF GUIDs are rtnetlink's
+            // IFLA_VF_IB_NODE_GUID / _PORT_GUID (since 4.6, "net/core: Add support for
+            // configuring VF GUIDs"), read back only since "net/core: Add support for getting
+            // VF GUIDs" (2019; first release unverified), through an IPoIB netdev.
+            fs::create_dir_all(dev.join("sriov")).unwrap();
+        }
+        let bus = &pf.pci[..7];
+        for i in 0..pf.numvfs {
+            // a single-port ConnectX in IB mode: VFs from function 1 of the PF's device
+            let n = 1 + i;
+            let vpci = format!("{bus}:{:02x}.{}", n / 8, n % 8);
+            let vdev = root.join(&vpci);
+            link(&rel(&dev, &vdev), &dev.join(format!("virtfn{i}")));
+            link(&rel(&vdev, &dev), &vdev.join("physfn"));
+            write(&vdev.join("driver_override"), "(null)\n");
+            self.pci_links(&vdev, &vpci);
+            if pf.guid_files {
+                let (node, port, policy) = pf.vf_ib.get(i as usize).copied().unwrap_or((
+                    "00:00:00:00:00:00:00:00",
+                    "00:00:00:00:00:00:00:00",
+                    "Down",
+                ));
+                let d = dev.join(format!("sriov/{i}"));
+                write(&d.join("node"), &format!("{node}\n"));
+                write(&d.join("port"), &format!("{port}\n"));
+                write(&d.join("policy"), &format!("{policy}\n"));
+            }
+            if let Some(drv) = pf.vf_driver {
+                link(
+                    &rel(&vdev, &self.path(&format!("sys/bus/pci/drivers/{drv}"))),
+                    &vdev.join("driver"),
+                );
+                if drv == "mlx5_core" {
+                    // a bound VF is an RDMA device of its own (mlx5_1, ...), with IPoIB a netdev
+                    self.rdma_device(&vdev, &format!("mlx5_{}", i + 1));
+                    if let Some(n) = pf.netdev {
+                        self.ipoib(&vdev, &format!("{n}v{i}"), "0x1002", i + 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `driver` (mlx5_core), `subsystem` and `bus/pci/devices/<pci>` of a PCI function at `dev`.
+    fn pci_links(&self, dev: &Path, pci: &str) {
+        link(
+            &rel(dev, &self.path("sys/bus/pci/drivers/mlx5_core")),
+            &dev.join("driver"),
+        );
+        link(&rel(dev, &self.path("sys/bus/pci")), &dev.join("subsystem"));
+        link(
+            &rel(&self.path("sys/bus/pci/devices"), dev),
+            &self.path(&format!("sys/bus/pci/devices/{pci}")),
+        );
+    }
+
+    /// An RDMA device of the PCI function at `dev`: `infiniband/<name>` with its `device` link
+    /// (`../../../<BDF>`) and `class/infiniband/<name>` → `../../devices/.../infiniband/<name>`.
+    fn rdma_device(&self, dev: &Path, name: &str) {
+        let ib = dev.join("infiniband").join(name);
+        write(&ib.join("node_type"), "1: CA\n");
+        write(&ib.join("ports/1/link_layer"), "InfiniBand\n");
+        link(&rel(&ib, dev), &ib.join("device"));
+        link(
+            &rel(&self.path("sys/class/infiniband"), &ib),
+            &self.path(&format!("sys/class/infiniband/{name}")),
+        );
+    }
+
+    /// An IPoIB netdev (type 32, a 20-byte hardware address) of the PCI function at `dev`.
+    fn ipoib(&self, dev: &Path, name: &str, flags: &str, n: u32) {
+        let nd = dev.join("net").join(name);
+        write(&nd.join("flags"), &format!("{flags}\n"));
+        write(&nd.join("type"), "32\n");
+        write(
+            &nd.join("address"),
+            &format!("00:00:10:87:fe:80:00:00:00:00:00:00:b8:59:9f:03:00:af:00:{n:02x}\n"),
+        );
+        link(&rel(&nd, dev), &nd.join("device"));
+        link(
+            &rel(&self.path("sys/class/net"), &nd),
+            &self.path(&format!("sys/class/net/{name}")),
+        );
+    }
+
+    /// The mlx5 VF-LAG state in debugfs, which each PF of the LAG has: upstream mlx5_core's
+    /// `lag/debugfs.c` (`state` reads `active` or `disabled`; added in 2022, first release
+    /// unverified here).
     pub fn set_lag_state(&self, pf_pci: &str, state: &str) {
         write(
             &self.path(&format!("sys/kernel/debug/mlx5/{pf_pci}/lag/state")),
