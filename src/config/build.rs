@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{ConfigError, Source};
+use super::ib::guid_scheme;
 use super::model::{
-    Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, GuidScheme,
-    IbConfig, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting, TuneConfig,
-    DEFAULT_TIMEOUT, MAX_VFS,
+    Bind, BondConfig, BootConfig, ChannelsSetting, Config, EswitchMode, EswitchOrder, IbConfig,
+    OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting, TuneConfig, DEFAULT_TIMEOUT,
+    MAX_VFS,
 };
 use super::model::{ProbeJobs, MAX_PROBE_JOBS};
-use super::raw::{RawFile, RawGuids, RawPfOvs, RawTune};
-use crate::types::{is_unit_name, parse_duration, Clip, Guid, IfName};
+use super::names::is_driver_name;
+use super::raw::{RawFile, RawPfOvs, RawTune};
+use crate::types::{is_unit_name, parse_duration, Clip, IfName};
 
 /// Parses one config from text (tests, `--config -`).
 pub fn parse_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
@@ -478,34 +480,6 @@ fn probe_jobs(src: &Source, j: &toml::Spanned<toml::Value>) -> Result<ProbeJobs,
     }
 }
 
-pub(super) fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
-    let bad = || {
-        src.err(
-            &g,
-            "GUIDs must be \"auto\" or a table of VF index = \"00:11:22:33:44:55:66:77\"",
-        )
-    };
-    match g.get_ref() {
-        toml::Value::String(s) if s == "auto" => Ok(GuidScheme::Auto),
-        toml::Value::Table(t) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in t {
-                let i: u16 = parse_index(k).filter(|i| *i < MAX_VFS).ok_or_else(|| {
-                    src.err(&g, format!("GUID table: VF index {} is not valid", Clip(k)))
-                })?;
-                let guid: Guid = v
-                    .as_str()
-                    .ok_or_else(bad)?
-                    .parse()
-                    .map_err(|m: String| src.err(&g, format!("GUID table, VF {i}: {m}")))?;
-                out.insert(i, guid);
-            }
-            Ok(GuidScheme::Explicit(out))
-        }
-        _ => Err(bad()),
-    }
-}
-
 /// A PF's `ovs = { ... }`. The key replaces an earlier file's `ovs` of the same PF whole.
 fn pf_ovs(src: &Source, o: RawPfOvs) -> Result<PfOvs, ConfigError> {
     let representors = match o.representors {
@@ -601,24 +575,10 @@ fn mtu_value(src: &Source, m: &toml::Spanned<i64>, key: &str) -> Result<u32, Con
     Ok(n as u32)
 }
 
-/// A VF index key: decimal digits only (`str::parse` would also take "+1").
-pub(super) fn parse_index(s: &str) -> Option<u16> {
-    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-pub(super) fn is_driver_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::GuidScheme;
 
     fn parse(t: &str) -> Result<Config, ConfigError> {
         parse_str(Path::new("t.toml"), t)

@@ -2,15 +2,16 @@
 //! port policy of a PF that is in no bond), and the rule that a PF's VF GUIDs are configured
 //! in one place: its own `ib`, or its bond's.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::build::{guid_scheme, is_driver_name};
 use super::error::{file_error, ConfigError, Source};
-use super::model::{BondConfig, GuidScheme, IbPolicy, PfConfig, PfIb, PfMatch};
-use super::raw::RawPfIb;
-use crate::types::Clip;
+use super::model::{BondConfig, GuidScheme, IbPolicy, PfConfig, PfIb, PfMatch, MAX_VFS};
+use super::names::{is_driver_name, parse_index};
+use super::raw::{RawGuids, RawPfIb};
+use crate::types::{Clip, Guid};
 
 /// `[[pf]]` entries with `ib` get `auto` GUID indexes 0x80.. (see [`PfIb::auto_index`]).
 const MAX_IB_PFS: usize = 128;
@@ -153,6 +154,35 @@ pub(super) fn number_auto_indexes(
         ib.auto_index = 0x80 | n as u8;
     }
     Ok(())
+}
+
+/// A bond's or a PF's `node_guids` / `port_guids`: `"auto"` or a table of VF index = GUID.
+pub(super) fn guid_scheme(src: &Source, g: RawGuids) -> Result<GuidScheme, ConfigError> {
+    let bad = || {
+        src.err(
+            &g,
+            "GUIDs must be \"auto\" or a table of VF index = \"00:11:22:33:44:55:66:77\"",
+        )
+    };
+    match g.get_ref() {
+        toml::Value::String(s) if s == "auto" => Ok(GuidScheme::Auto),
+        toml::Value::Table(t) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in t {
+                let i: u16 = parse_index(k).filter(|i| *i < MAX_VFS).ok_or_else(|| {
+                    src.err(&g, format!("GUID table: VF index {} is not valid", Clip(k)))
+                })?;
+                let guid: Guid = v
+                    .as_str()
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|m: String| src.err(&g, format!("GUID table, VF {i}: {m}")))?;
+                out.insert(i, guid);
+            }
+            Ok(GuidScheme::Explicit(out))
+        }
+        _ => Err(bad()),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod error;
 mod ib;
 mod load;
 mod model;
+mod names;
 mod raw;
 mod vfkeys;
 

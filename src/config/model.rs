@@ -148,7 +148,7 @@ impl TryFrom<String> for Bind {
     fn try_from(s: String) -> Result<Self, String> {
         match s.as_str() {
             "none" => Ok(Bind::None),
-            d if super::build::is_driver_name(d) => Ok(Bind::Driver(s)),
+            d if super::names::is_driver_name(d) => Ok(Bind::Driver(s)),
             _ => Err(format!(
                 "bind = {} is not a driver name (letters, digits, _ and -) or \"none\"",
                 crate::types::Clip(&s)

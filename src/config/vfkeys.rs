@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::build::parse_index;
 use super::error::{ConfigError, Source};
 use super::model::{Bind, PfConfig, PfMatch, VfConfig};
+use super::names::parse_index;
 use crate::types::Clip;
 
 /// The VF indexes a key names: `3` or `"2-5"` (both ends included, low end first).
