@@ -234,7 +234,7 @@ fn bond_with_ib_guids_waits_for_lag_and_sets_auto_guids() {
         [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
         [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
         [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
-        ib = { device = \"mlx5_bond_0\", node_guids = \"auto\", port_guids = { 0 = \"00:11:22:33:44:55:66:77\" } }\n";
+        ib = { device = \"mlx5_bond_0\", node_guids = \"auto\" }\n";
     f.config(cfg);
     let out = cmd("vf-post", &f)
         .arg("ens1f0")
@@ -373,7 +373,7 @@ const BOND_IB: &str = "[defaults]\ntimeout = \"1s\"\n\
     [[pf]]\nmatch = { name = \"ens1f0\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
     [[pf]]\nmatch = { name = \"ens1f1\" }\nvfs = 2\neswitch = \"switchdev\"\nbind = \"mlx5_core\"\n\
     [[bond]]\nname = \"bond0\"\nslaves = [\"ens1f0\", \"ens1f1\"]\nvf_lag = true\n\
-    ib = { device = \"mlx5_bond_0\", node_guids = \"auto\", port_guids = \"auto\" }\n";
+    ib = { device = \"mlx5_bond_0\", node_guids = \"auto\" }\n";
 
 /// Two PFs of one ConnectX in bond0 with VF LAG up and their VFs bound but idle, with or
 /// without MLNX_OFED's GUID files on the second PF.
@@ -411,14 +411,12 @@ fn each_vf_guid_goes_to_its_own_pf_and_auto_guids_differ_per_pf() {
     let mut all = std::collections::BTreeSet::new();
     for pci in ["0000:3b:00.0", "0000:3b:00.1"] {
         for vf in 0..2 {
-            for kind in ["node", "port"] {
-                let g = guid(pci, vf, kind);
-                assert!(g.starts_with("02:"), "{pci} VF {vf} {kind}: {g}");
-                all.insert(g);
-            }
+            let g = guid(pci, vf, "node");
+            assert!(g.starts_with("02:"), "{pci} VF {vf}: {g}");
+            all.insert(g);
         }
     }
-    assert_eq!(all.len(), 8, "GUIDs are not distinct: {all:?}");
+    assert_eq!(all.len(), 4, "GUIDs are not distinct: {all:?}");
     assert!(f.path("run/sriov-offload/ready").exists());
     // converged: the second run plans nothing and writes nothing
     let before = f.snapshot();
@@ -430,6 +428,30 @@ fn each_vf_guid_goes_to_its_own_pf_and_auto_guids_differ_per_pf() {
         .stdout("nothing to do\n");
     cmd("vf-post", &f).arg("bond0").assert().success();
     assert_eq!(before, f.snapshot());
+}
+
+#[test]
+fn port_guids_on_an_ethernet_bond_are_refused_before_anything_is_written() {
+    // MLNX_OFED gives an Ethernet (RoCE) port's VFs node GUIDs only: no `sriov/N/port`
+    let f = bond_ib_host(true);
+    f.config(&BOND_IB.replace(
+        "node_guids = \"auto\"",
+        "node_guids = \"auto\", port_guids = \"auto\"",
+    ));
+    let before = f.snapshot();
+    let out = cmd("vf-post", &f).arg("bond0").assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("ens1f0 is an Ethernet port: MLNX_OFED gives its VFs node GUIDs only (")
+            && err.contains("0000:3b:00.0/sriov/0 has no port file next to node); port GUIDs are an InfiniBand port's: remove port_guids from its ib ("),
+        "{err}"
+    );
+    let sys = |m: std::collections::BTreeMap<String, String>| {
+        m.into_iter()
+            .filter(|(k, _)| k.starts_with("sys/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sys(before), sys(f.snapshot()), "a refusal wrote to sysfs");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::kernel::Kernel;
 use crate::observe::{self, PfState};
 use crate::plan::Step;
 use crate::probe;
-use crate::types::IfName;
+use crate::types::{GuidKind, IfName};
 use crate::wait::Waiter;
 
 pub(super) fn exec(
@@ -54,7 +54,13 @@ pub(super) fn exec(
         Step::Guid { vf, kind, guid, .. } => {
             // decided again here: a PF without VFs at planning time (this run created them)
             let dev = host.pf_device(&pf.name)?;
-            if dev.has_vf_guid_files() {
+            if dev.has_vf_guid_files() && *kind == GuidKind::Port && !dev.has_vf_port_guid_file() {
+                bail!(
+                    "{}: cannot set the port GUID of VF {vf}: it is an Ethernet port, whose MLNX_OFED files give VFs node GUIDs only ({} is not there); port GUIDs are an InfiniBand port's: remove port_guids",
+                    pf.name,
+                    dev.vf_guid_file(*vf, *kind).display()
+                )
+            } else if dev.has_vf_guid_files() {
                 dev.set_vf_guid(*vf, *kind, *guid)
             } else if kernel.is_real() && !pf.no_netdev {
                 kernel.set_vf_guid(&pf.name, *vf, *kind, *guid)

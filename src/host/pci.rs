@@ -235,6 +235,13 @@ impl<'h> Device<'h> {
         self.host.exists(&self.vf_sysfs_dir())
     }
 
+    /// Whether VF 0's `sriov/0` has a `port` GUID file: MLNX_OFED makes it for InfiniBand
+    /// ports only (`vf_ib_attrs`: node, port, policy); an Ethernet (RoCE) port's
+    /// (`vf_eth_attrs`) has `node` with mac, vlan and the like, and no `port`.
+    pub fn has_vf_port_guid_file(&self) -> bool {
+        self.host.exists(&self.vf_guid_file(0, GuidKind::Port))
+    }
+
     /// Whether this PF has MLNX_OFED's per-PF GUID files (checked on VF 0's node file).
     pub fn has_vf_guid_files(&self) -> bool {
         self.host.exists(&self.vf_guid_file(0, GuidKind::Node))

@@ -170,6 +170,9 @@ pub type GuidKey = (IfName, u32, GuidKind);
 pub enum GuidVia {
     /// MLNX_OFED's per-PF `sriov/N/{node,port}` files.
     Sysfs,
+    /// MLNX_OFED's per-PF files of an Ethernet (RoCE) port: `sriov/N/node` only, no `port`
+    /// (port GUIDs are an InfiniBand port's). Says so, naming the file that is not there.
+    SysfsNodeOnly(String),
     /// rtnetlink `IFLA_VF_IB_NODE_GUID` / `_PORT_GUID` on the PF (upstream kernels).
     Netlink,
     /// The PF has no VFs yet: decided when the step runs (its VFs are new, so none is bound).
@@ -394,8 +397,16 @@ fn guids(
         } else {
             GuidVia::NoVfsYet
         }
-    } else if dev.has_vf_guid_files() {
+    } else if dev.has_vf_guid_files() && dev.has_vf_port_guid_file() {
         GuidVia::Sysfs
+    } else if dev.has_vf_guid_files() {
+        GuidVia::SysfsNodeOnly(format!(
+            "{} is an Ethernet port: MLNX_OFED gives its VFs node GUIDs only ({} has no port file next to node); port GUIDs are an InfiniBand port's",
+            s.name,
+            dev.vf_guid_file(0, GuidKind::Port)
+                .parent()
+                .map_or_else(String::new, |d| d.display().to_string())
+        ))
     } else if reported(0, GuidKind::Node).is_some() {
         GuidVia::Netlink
     } else {
@@ -416,6 +427,7 @@ fn guids(
         for kind in [GuidKind::Node, GuidKind::Port] {
             let g = match via {
                 GuidVia::Sysfs => dev.vf_guid(vf, kind)?,
+                GuidVia::SysfsNodeOnly(_) if kind == GuidKind::Node => dev.vf_guid(vf, kind)?,
                 GuidVia::Netlink => reported(vf, kind),
                 _ => None,
             };

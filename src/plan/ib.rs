@@ -116,6 +116,14 @@ pub(super) fn plan(
             if have == Some(&g) {
                 continue;
             }
+            if let (GuidKind::Port, Some(GuidVia::SysfsNodeOnly(why))) =
+                (kind, extra.guid_via.get(&pf))
+            {
+                return Err(refuse(format!(
+                    "{why}: remove port_guids from its ib ({})",
+                    c.origin
+                )));
+            }
             steps.push(Step::Guid {
                 pf: pf.clone(),
                 vf,

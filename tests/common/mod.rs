@@ -280,17 +280,25 @@ impl Fixture {
         self.set_lag_state(pf_pci, lag_state);
     }
 
-    /// MLNX_OFED's per-PF `sriov/N/{node,port,policy}` for the VFs of one PF. MLNX_OFED only
-    /// (mlx5_core sriov_sysfs.c; upstream has rtnetlink only). In the MLNX_OFED source these
-    /// three are an IB port's; an Ethernet (RoCE) port's `sriov/N` has `node` (with mac, vlan,
-    /// ...) but no `port` or `policy` — these Ethernet-PF fixtures have all three all the same.
+    /// MLNX_OFED's per-PF `sriov/N` of an Ethernet (RoCE) port for the VFs of one PF, as
+    /// mlx5_core's sriov_sysfs.c makes them (`vf_eth_attrs`): `node` with mac, vlan,
+    /// link_state, spoofcheck, trust, the tx rates, config, trunk and stats — no `port` and no
+    /// `policy`, which are an InfiniBand port's (`vf_ib_attrs`, see `add_ib_pf`) — and the PF's
+    /// own `sriov/pf/min_tx_rate`. MLNX_OFED only: upstream mlx5 has none of these files.
     pub fn add_guid_files(&self, pf_pci: &str, vfs: u32) {
+        let sriov = self.pci_dir(pf_pci).join("sriov");
         for i in 0..vfs {
-            let d = self.pci_dir(pf_pci).join(format!("sriov/{i}"));
+            let d = sriov.join(i.to_string());
             write(&d.join("node"), "00:00:00:00:00:00:00:00\n");
-            write(&d.join("port"), "00:00:00:00:00:00:00:00\n");
-            write(&d.join("policy"), "Down\n");
+            write(&d.join("mac"), "00:00:00:00:00:00\n");
+            write(&d.join("vlan"), "0\n");
+            write(&d.join("link_state"), "Follow\n");
+            write(&d.join("spoofcheck"), "OFF\n");
+            write(&d.join("trust"), "OFF\n");
+            write(&d.join("max_tx_rate"), "0\n");
+            write(&d.join("min_tx_rate"), "0\n");
         }
+        write(&sriov.join("pf/min_tx_rate"), "0\n");
     }
 
     /// A standalone InfiniBand PF as seed 004's host has it (a ConnectX in IB mode, no bond):
