@@ -474,6 +474,9 @@ pub fn plan_pf(
     };
     // VFs that will exist after this plan, and which are bound now.
     let mut unbound_after: Vec<u32> = vec![];
+    // VFs this plan unbinds that no `bind` names a driver for (autoprobed, or bound by their
+    // consumer with bind = "none"), with the driver to bind them back to
+    let mut restore: Vec<(u32, String)> = vec![];
     if count_change {
         guard(&format!(
             "changing sriov_numvfs from {} to {want}",
@@ -550,12 +553,17 @@ pub fn plan_pf(
             } else {
                 // as the seed does: VFs off their driver while the eswitch changes mode
                 for v in s.vfs.iter().filter(|v| v.driver.is_some()) {
+                    let driver = v.driver.clone().unwrap_or_default();
                     steps.push(Step::Unbind {
                         pf: pf.clone(),
                         vf: v.index,
-                        driver: v.driver.clone().unwrap_or_default(),
+                        driver: driver.clone(),
                     });
                     unbound_after.push(v.index);
+                    // no driver of ours to bind it to: back to the one it had
+                    if vf::wanted_driver(c, v.index).is_none() {
+                        restore.push((v.index, driver));
+                    }
                 }
                 unbound_after.sort_unstable();
                 steps.push(Step::Eswitch {
@@ -653,6 +661,17 @@ pub fn plan_pf(
         // with their own driver are bound to it.
         Some(Bind::None) => steps.extend(vf::binds(c, &pf, &unbound_after)),
         None => {}
+    }
+    let mut by_driver: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for (vf, d) in restore {
+        by_driver.entry(d).or_default().push(vf);
+    }
+    for (driver, vfs) in by_driver {
+        steps.push(Step::Bind {
+            pf: pf.clone(),
+            vfs,
+            driver,
+        });
     }
     steps.extend(vf::vf_mtus(inp, extra, count_change, &unbound_after));
     if switchdev && c.hw_tc_offload {

@@ -243,3 +243,27 @@ fn too_many_vfs_is_refused() {
     let e = plan(&c, &s, Phase::Pre, false).unwrap_err();
     assert!(e.reason.contains("sriov_totalvfs"), "{e}");
 }
+
+#[test]
+fn vfs_unbound_for_a_mode_change_without_bind_go_back_to_their_driver() {
+    // autoprobe bound them (no `bind`): nothing else would bind them again
+    let mut c = pfc(2);
+    c.bind = None;
+    c.hw_tc_offload = false;
+    let s = pfs(2, EswitchMode::Legacy, Some("mlx5_core"), false);
+    let text: Vec<String> = plan(&c, &s, Phase::Post, false)
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "p0: unbind VF 0 from mlx5_core",
+            "p0: unbind VF 1 from mlx5_core",
+            "p0: set eswitch mode switchdev",
+            "p0: wait for representors of VFs 0-1",
+            "p0: bind VFs 0-1 to mlx5_core",
+        ]
+    );
+}
