@@ -505,7 +505,7 @@ impl Executor<'_> {
         let t0 = Instant::now();
         match waiter {
             Some(w) => exec_wait(self.host, kernel, w, self.deadline, s, pf, self.probe_jobs)?,
-            None => exec(self.host, kernel, s, pf, self.probe_jobs)?,
+            None => exec(self.host, kernel, s, pf, self.probe_jobs, self.deadline)?,
         }
         self.log.step(
             s.pf().as_str(),
@@ -624,6 +624,7 @@ mod tests {
                     Step::Eswitch {
                         pf: n(pf),
                         mode: crate::config::EswitchMode::Switchdev,
+                        modes: Default::default(),
                     },
                     Step::WaitReps {
                         pf: n(pf),

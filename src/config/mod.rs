@@ -19,4 +19,5 @@ pub use model::{
     IbConfig, LinkState, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting,
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
+pub use model::{DevlinkConfig, DevlinkParam, EncapMode, InlineMode, ParamCmode, ParamSetting};
 pub use model::{ProbeJobs, MAX_PROBE_JOBS};

@@ -54,6 +54,10 @@ pub(super) struct RawPf {
     pub(super) vf: BTreeMap<Spanned<String>, VfConfig>,
     pub(super) tune: Option<RawTune>,
     pub(super) ovs: Option<Spanned<RawPfOvs>>,
+    /// `{ name = value | { value = ..., cmode = "..." } }`; interpreted by hand (spans).
+    pub(super) devlink_params: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub(super) eswitch_inline_mode: Option<Spanned<String>>,
+    pub(super) eswitch_encap_mode: Option<Spanned<String>>,
 }
 
 /// A PF's `ovs = { ... }`.

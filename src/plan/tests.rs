@@ -6,7 +6,7 @@ use crate::kernel::EswitchSource;
 use crate::observe::VfState;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn pfc(vfs: u16) -> PfConfig {
+pub(super) fn pfc(vfs: u16) -> PfConfig {
     PfConfig {
         matcher: crate::config::PfMatch::Name("p0".parse().unwrap()),
         vfs,
@@ -17,6 +17,7 @@ fn pfc(vfs: u16) -> PfConfig {
         hw_tc_offload: true,
         vf: BTreeMap::new(),
         ovs: None,
+        devlink: Default::default(),
         origin: "t".into(),
     }
 }
@@ -32,7 +33,7 @@ fn nd(name: &str, up: bool) -> Netdev {
     }
 }
 
-fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
+pub(super) fn pfs(numvfs: u32, mode: EswitchMode, bound: Option<&str>, up: bool) -> PfState {
     PfState {
         name: "p0".parse().unwrap(),
         bus: "pci".into(),
