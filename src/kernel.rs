@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::config::{EswitchMode, LinkState, VfConfig};
+use crate::config::{EncapMode, EswitchMode, InlineMode, LinkState, ParamCmode, VfConfig};
 use crate::host::{Host, Netdev};
 use crate::netlink::devlink::{self, Devlink, DevlinkHandle};
 use crate::netlink::ethtool::{Channels, ChannelsSet, Ethtool, FeatureState, Hfunc, Rings};
@@ -21,6 +21,63 @@ pub enum EswitchSource {
     Devlink,
     /// `compat/devlink/mode` of old MLNX_OFED kernels.
     Compat,
+}
+
+/// A switchdev eswitch's inline and encap mode, each `None` where it cannot be read: devlink
+/// reports them only for drivers that have them (mlx5; not netdevsim, ice, bnxt), and the
+/// compat directory of old MLNX_OFED kernels has them as files.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct EswitchModes {
+    pub inline: Option<InlineMode>,
+    pub encap: Option<EncapMode>,
+}
+
+fn inline_to_devlink(m: InlineMode) -> devlink::InlineMode {
+    match m {
+        InlineMode::None => devlink::InlineMode::None,
+        InlineMode::Link => devlink::InlineMode::Link,
+        InlineMode::Network => devlink::InlineMode::Network,
+        InlineMode::Transport => devlink::InlineMode::Transport,
+    }
+}
+
+fn inline_from_devlink(m: devlink::InlineMode) -> InlineMode {
+    match m {
+        devlink::InlineMode::None => InlineMode::None,
+        devlink::InlineMode::Link => InlineMode::Link,
+        devlink::InlineMode::Network => InlineMode::Network,
+        devlink::InlineMode::Transport => InlineMode::Transport,
+    }
+}
+
+fn encap_to_devlink(m: EncapMode) -> devlink::EncapMode {
+    match m {
+        EncapMode::None => devlink::EncapMode::None,
+        EncapMode::Basic => devlink::EncapMode::Basic,
+    }
+}
+
+fn encap_from_devlink(m: devlink::EncapMode) -> EncapMode {
+    match m {
+        devlink::EncapMode::None => EncapMode::None,
+        devlink::EncapMode::Basic => EncapMode::Basic,
+    }
+}
+
+pub fn cmode_to_devlink(m: ParamCmode) -> devlink::Cmode {
+    match m {
+        ParamCmode::Runtime => devlink::Cmode::Runtime,
+        ParamCmode::Driverinit => devlink::Cmode::Driverinit,
+        ParamCmode::Permanent => devlink::Cmode::Permanent,
+    }
+}
+
+pub fn cmode_from_devlink(m: devlink::Cmode) -> ParamCmode {
+    match m {
+        devlink::Cmode::Runtime => ParamCmode::Runtime,
+        devlink::Cmode::Driverinit => ParamCmode::Driverinit,
+        devlink::Cmode::Permanent => ParamCmode::Permanent,
+    }
 }
 
 pub struct Kernel {
@@ -111,32 +168,136 @@ impl Kernel {
         })
     }
 
-    pub fn set_eswitch_mode(
+    /// Sets what is given of the eswitch mode and its inline and encap mode, in that order: one
+    /// DEVLINK_CMD_ESWITCH_SET, or the compat files one after the other.
+    pub fn set_eswitch(
         &mut self,
         source: Option<&EswitchSource>,
         h: &DevlinkHandle,
         pf: &Netdev,
-        mode: EswitchMode,
+        mode: Option<EswitchMode>,
+        modes: EswitchModes,
     ) -> Result<()> {
         let ifname = pf.name();
         let (bus, dev) = (&h.bus, &h.dev);
+        let mut what = vec![];
+        if let Some(m) = mode {
+            what.push(format!("mode {m}"));
+        }
+        if let Some(i) = modes.inline {
+            what.push(format!("inline-mode {i}"));
+        }
+        if let Some(e) = modes.encap {
+            what.push(format!("encap-mode {e}"));
+        }
+        let what = what.join(" ");
         match source {
-            Some(EswitchSource::Compat) => pf.set_compat_eswitch_mode(&mode.to_string()),
+            Some(EswitchSource::Compat) => {
+                if let Some(m) = mode {
+                    pf.set_compat_eswitch_mode(&m.to_string())?;
+                }
+                if let Some(i) = modes.inline {
+                    pf.set_compat_eswitch_attr("inline", &i.to_string())?;
+                }
+                if let Some(e) = modes.encap {
+                    pf.set_compat_eswitch_attr("encap", &e.to_string())?;
+                }
+                Ok(())
+            }
             Some(EswitchSource::Devlink) => {
-                let m = match mode {
+                let m = mode.map(|m| match m {
                     EswitchMode::Legacy => devlink::EswitchMode::Legacy,
                     EswitchMode::Switchdev => devlink::EswitchMode::Switchdev,
-                };
+                });
                 self.writes += 1;
                 self.devlink()?
-                    .set_eswitch_mode(h, m)
-                    .with_context(|| format!("setting eswitch mode {mode} on {ifname} ({bus}/{dev})"))
+                    .set_eswitch(
+                        h,
+                        m,
+                        modes.inline.map(inline_to_devlink),
+                        modes.encap.map(encap_to_devlink),
+                    )
+                    .with_context(|| format!("setting eswitch {what} on {ifname} ({bus}/{dev})"))
             }
             None => bail!(
                 "{ifname} ({bus}/{dev}) has no eswitch: devlink has no eswitch for it and there is no {}",
                 pf.compat_eswitch_file().display()
             ),
         }
+    }
+
+    /// The eswitch's inline and encap mode where `source` has them (each `None` where not).
+    pub fn eswitch_modes(
+        &mut self,
+        source: Option<&EswitchSource>,
+        h: &DevlinkHandle,
+        pf: &Netdev,
+    ) -> Result<EswitchModes> {
+        match source {
+            Some(EswitchSource::Devlink) if self.real => {
+                let e = self
+                    .devlink()
+                    .and_then(|d| d.eswitch(h))
+                    .with_context(|| format!("reading the eswitch of {}", pf.name()))?;
+                Ok(EswitchModes {
+                    inline: e.inline.map(inline_from_devlink),
+                    encap: e.encap.map(encap_from_devlink),
+                })
+            }
+            Some(EswitchSource::Compat) => {
+                let read = |name: &str| -> Result<Option<String>> { pf.compat_eswitch_attr(name) };
+                let bad = |name: &str, v: &str| {
+                    anyhow::anyhow!("{}/compat/devlink/{name}: unknown value {v:?}", pf.name())
+                };
+                let inline = match read("inline")? {
+                    Some(v) => Some(InlineMode::parse(&v).ok_or_else(|| bad("inline", &v))?),
+                    None => None,
+                };
+                let encap = match read("encap")? {
+                    Some(v) => Some(EncapMode::parse(&v).ok_or_else(|| bad("encap", &v))?),
+                    None => None,
+                };
+                Ok(EswitchModes { inline, encap })
+            }
+            _ => Ok(EswitchModes::default()),
+        }
+    }
+
+    /// The devlink parameters of `h` (DEVLINK_CMD_PARAM_GET); `None` on a fixture tree, where
+    /// no kernel can be asked. A device without a devlink instance (igb) has none.
+    pub fn devlink_params(&mut self, h: &DevlinkHandle) -> Result<Option<Vec<devlink::Param>>> {
+        if !self.real {
+            return Ok(None);
+        }
+        match self.devlink().and_then(|d| d.params(h)) {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if no_devlink(&e) => Ok(Some(vec![])),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn set_devlink_param(
+        &mut self,
+        h: &DevlinkHandle,
+        name: &str,
+        cmode: ParamCmode,
+        value: &devlink::ParamValue,
+    ) -> Result<()> {
+        if !self.real {
+            bail!("devlink netlink is not used on a fixture tree (SRIOV_OFFLOAD_ROOT is set)");
+        }
+        self.writes += 1;
+        self.devlink()?
+            .set_param(h, name, cmode_to_devlink(cmode), value)
+    }
+
+    /// `devlink dev reload` (driver reinit): applies the driverinit values.
+    pub fn devlink_reload(&mut self, h: &DevlinkHandle) -> Result<()> {
+        if !self.real {
+            bail!("devlink netlink is not used on a fixture tree (SRIOV_OFFLOAD_ROOT is set)");
+        }
+        self.writes += 1;
+        self.devlink()?.reload(h)
     }
 
     /// Representors by VF index from devlink's port list (flavour pcivf): authoritative where

@@ -1,6 +1,7 @@
 //! `(config, state) → steps`: pure. What `--dry-run` prints, what the tests check, and an empty
 //! plan is what "already configured" means.
 
+pub mod devlink;
 mod ib;
 pub mod ovs;
 pub mod vf;
@@ -10,9 +11,12 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{
-    Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, IbPolicy, PfConfig, VfConfig,
+    Bind, BondConfig, EswitchMode, EswitchOrder, GuidScheme, IbPolicy, ParamCmode, PfConfig,
+    VfConfig,
 };
 use crate::guid::auto_guid;
+use crate::kernel::EswitchModes;
+use crate::netlink::devlink::ParamValue;
 use crate::netlink::rtnl::VfInfo;
 use crate::observe::{Facts, PfState};
 use crate::ovsdb::vswitch::PortSpec;
@@ -41,9 +45,30 @@ pub enum Step {
         vf: u32,
         driver: String,
     },
+    /// A mode change. To switchdev it carries the configured inline and encap mode, set in the
+    /// same request (the kernel applies them right after the mode).
     Eswitch {
         pf: IfName,
         mode: EswitchMode,
+        modes: EswitchModes,
+    },
+    /// The inline and/or encap mode (those that differ) of an eswitch in switchdev already.
+    EswitchModes {
+        pf: IfName,
+        modes: EswitchModes,
+    },
+    /// DEVLINK_CMD_PARAM_SET of one parameter (`plan::devlink`).
+    DevlinkParam {
+        pf: IfName,
+        name: String,
+        cmode: ParamCmode,
+        value: ParamValue,
+    },
+    /// `devlink dev reload` (driver reinit), once, after the driverinit values were set: they
+    /// take effect only then. The driver re-creates its netdevs (the step waits for the PF's)
+    /// and destroys its VFs, so it is planned only where the PF has none.
+    DevlinkReload {
+        pf: IfName,
     },
     VfProps {
         pf: IfName,
@@ -150,6 +175,9 @@ impl Step {
             | Step::NumVfs { pf, .. }
             | Step::Unbind { pf, .. }
             | Step::Eswitch { pf, .. }
+            | Step::EswitchModes { pf, .. }
+            | Step::DevlinkParam { pf, .. }
+            | Step::DevlinkReload { pf }
             | Step::VfProps { pf, .. }
             | Step::WaitSlaves { pf, .. }
             | Step::WaitLag { pf, .. }
@@ -190,6 +218,9 @@ impl Step {
             Step::NumVfs { .. } => "numvfs",
             Step::Unbind { .. } => "unbind",
             Step::Eswitch { .. } => "eswitch",
+            Step::EswitchModes { .. } => "eswitch-modes",
+            Step::DevlinkParam { .. } => "devlink-param",
+            Step::DevlinkReload { .. } => "devlink-reload",
             Step::VfProps { .. } => "vf-props",
             Step::WaitSlaves { .. } => "wait-slaves",
             Step::WaitLag { .. } => "wait-lag",
@@ -228,6 +259,18 @@ pub fn ranges(v: &[u32]) -> String {
     out.join(",")
 }
 
+/// ` inline-mode X encap-mode Y`, for what is set.
+fn modes_text(m: &EswitchModes) -> String {
+    let mut out = String::new();
+    if let Some(i) = m.inline {
+        out.push_str(&format!(" inline-mode {i}"));
+    }
+    if let Some(e) = m.encap {
+        out.push_str(&format!(" encap-mode {e}"));
+    }
+    out
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -236,7 +279,28 @@ impl fmt::Display for Step {
             }
             Step::NumVfs { pf, count } => write!(f, "{pf}: set sriov_numvfs to {count}"),
             Step::Unbind { pf, vf, driver } => write!(f, "{pf}: unbind VF {vf} from {driver}"),
-            Step::Eswitch { pf, mode } => write!(f, "{pf}: set eswitch mode {mode}"),
+            Step::Eswitch { pf, mode, modes } => {
+                write!(f, "{pf}: set eswitch mode {mode}{}", modes_text(modes))
+            }
+            Step::EswitchModes { pf, modes } => {
+                write!(f, "{pf}: set eswitch{}", modes_text(modes))
+            }
+            Step::DevlinkParam {
+                pf,
+                name,
+                cmode,
+                value,
+            } => {
+                write!(f, "{pf}: set devlink param {name} to {value} ({cmode})")?;
+                if *cmode == ParamCmode::Permanent {
+                    write!(f, ", in effect after a firmware reset or a power cycle")?;
+                }
+                Ok(())
+            }
+            Step::DevlinkReload { pf } => write!(
+                f,
+                "{pf}: reload the driver (devlink dev reload, driver reinit) for its driverinit parameters"
+            ),
             Step::VfProps { pf, vf, cfg } => {
                 write!(f, "{pf}: set VF {vf}")?;
                 if let Some(m) = cfg.mac {
@@ -405,6 +469,48 @@ pub fn wanted_guid(
     }
 }
 
+/// The inline and encap mode a change to `mode` carries: the configured ones, to switchdev.
+fn carried(c: &PfConfig, mode: EswitchMode) -> EswitchModes {
+    match mode {
+        EswitchMode::Switchdev => EswitchModes {
+            inline: c.devlink.inline_mode,
+            encap: c.devlink.encap_mode,
+        },
+        EswitchMode::Legacy => EswitchModes::default(),
+    }
+}
+
+/// The configured inline and encap mode that differ from a switchdev eswitch's (the step for
+/// them when the mode is switchdev already). One that the driver does not report (`None` in
+/// the facts: netdevsim, ice, bnxt report neither) is not planned here: it is set with the
+/// change to switchdev, once, and never again. Planning it on every run would write it on
+/// every run (and unbind nothing, but still withdraw `ready`), and the look after a run, still
+/// unable to read it, would call the host non-converging forever. No driver is known that sets
+/// one without reporting it: devlink asks the driver for both, and drivers have the get and
+/// set callbacks together (mlx5) or no set callback at all, so with one of those the set with
+/// the mode change fails naming it, once.
+fn modes_differ(c: &PfConfig, s: &PfState, extra: &Facts) -> Option<EswitchModes> {
+    if s.eswitch != Some(EswitchMode::Switchdev) || c.eswitch != Some(EswitchMode::Switchdev) {
+        return None;
+    }
+    let have = extra
+        .eswitch_modes
+        .get(&s.name)
+        .copied()
+        .unwrap_or_default();
+    let m = EswitchModes {
+        inline: c
+            .devlink
+            .inline_mode
+            .filter(|w| have.inline.is_some_and(|h| h != *w)),
+        encap: c
+            .devlink
+            .encap_mode
+            .filter(|w| have.encap.is_some_and(|h| h != *w)),
+    };
+    (m != EswitchModes::default()).then_some(m)
+}
+
 /// Plans one PF. `force` allows resetting VFs that are in use.
 pub fn plan_pf(
     inp: &Input,
@@ -412,6 +518,27 @@ pub fn plan_pf(
     phase: Phase,
     force: bool,
 ) -> Result<Vec<Step>, Refusal> {
+    // devlink first: a parameter that cannot be set refuses the PF before anything else, and
+    // its steps may remove the VFs: the rest of the plan then starts from the PF without them
+    let dl = devlink::plan(inp, extra, force)?;
+    let after = Input {
+        cfg: inp.cfg,
+        state: dl.after.as_ref().unwrap_or(inp.state),
+        bond: inp.bond,
+        await_bond: inp.await_bond,
+    };
+    let mut steps = plan_rest(&after, extra, phase, force)?;
+    // after the wait for the bond's slaves, which is first in post (see Step::WaitSlaves)
+    let at = steps
+        .iter()
+        .take_while(|s| matches!(s, Step::WaitSlaves { .. }))
+        .count();
+    steps.splice(at..at, dl.steps);
+    Ok(ovs::plan_pf(&after, extra, phase, steps))
+}
+
+/// [`plan_pf`] after the devlink steps, without the OVS ones.
+fn plan_rest(inp: &Input, extra: &Facts, phase: Phase, force: bool) -> Result<Vec<Step>, Refusal> {
     let (c, s) = (inp.cfg, inp.state);
     let pf = s.name.clone();
     let refuse = |reason: String| Refusal {
@@ -465,13 +592,21 @@ pub fn plan_pf(
     // before VFs exist: an mlx5 VF's maximum MTU follows its PF's
     steps.extend(vf::pf_mtu(inp, extra));
     let count_change = s.numvfs != want;
-    let mode_now = |order: EswitchOrder| -> bool {
-        mode_change.is_some()
-            && match order {
-                EswitchOrder::BeforeVfs | EswitchOrder::BeforeBond => true,
-                EswitchOrder::AfterBond => phase == Phase::Post,
-            }
+    let order_now = |order: EswitchOrder| -> bool {
+        match order {
+            EswitchOrder::BeforeVfs | EswitchOrder::BeforeBond => true,
+            EswitchOrder::AfterBond => phase == Phase::Post,
+        }
     };
+    let mode_now = |order: EswitchOrder| -> bool { mode_change.is_some() && order_now(order) };
+    // inline/encap mode of an eswitch in switchdev already, where a mode change would be made;
+    // VFs bound before take it at their next probe
+    let modes_step = modes_differ(c, s, extra)
+        .filter(|_| mode_change.is_none() && order_now(c.eswitch_order))
+        .map(|modes| Step::EswitchModes {
+            pf: pf.clone(),
+            modes,
+        });
     // VFs that will exist after this plan, and which are bound now.
     let mut unbound_after: Vec<u32> = vec![];
     // VFs this plan unbinds that no `bind` names a driver for (autoprobed, or bound by their
@@ -494,10 +629,14 @@ pub fn plan_pf(
                 count: 0,
             });
         }
+        // with no VFs, before the new ones are created
+        steps.extend(modes_step);
         if c.eswitch_order == EswitchOrder::BeforeVfs && mode_now(c.eswitch_order) {
+            let mode = c.eswitch.expect("mode_change implies eswitch");
             steps.push(Step::Eswitch {
                 pf: pf.clone(),
-                mode: c.eswitch.expect("mode_change implies eswitch"),
+                mode,
+                modes: carried(c, mode),
             });
         }
         if want > 0 {
@@ -510,9 +649,11 @@ pub fn plan_pf(
             unbound_after = (0..want).collect();
         }
         if c.eswitch_order != EswitchOrder::BeforeVfs && mode_now(c.eswitch_order) {
+            let mode = c.eswitch.expect("mode_change implies eswitch");
             steps.push(Step::Eswitch {
                 pf: pf.clone(),
-                mode: c.eswitch.expect("mode_change implies eswitch"),
+                mode,
+                modes: carried(c, mode),
             });
         }
     } else {
@@ -540,6 +681,7 @@ pub fn plan_pf(
                 steps.push(Step::Eswitch {
                     pf: pf.clone(),
                     mode,
+                    modes: carried(c, mode),
                 });
                 steps.push(Step::NumVfs {
                     pf: pf.clone(),
@@ -569,8 +711,11 @@ pub fn plan_pf(
                 steps.push(Step::Eswitch {
                     pf: pf.clone(),
                     mode,
+                    modes: carried(c, mode),
                 });
             }
+        } else {
+            steps.extend(modes_step);
         }
     }
 
@@ -597,7 +742,7 @@ pub fn plan_pf(
     }
 
     if phase == Phase::Pre {
-        return Ok(ovs::plan_pf(inp, extra, phase, steps));
+        return Ok(steps);
     }
 
     // --- post: LAG, representors, GUIDs, binding, offload ---
@@ -683,7 +828,7 @@ pub fn plan_pf(
             steps.push(Step::HwTcOffload { pf: pf.clone() });
         }
     }
-    Ok(ovs::plan_pf(inp, extra, phase, steps))
+    Ok(steps)
 }
 
 #[cfg(test)]

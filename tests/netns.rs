@@ -14,6 +14,7 @@ use std::{
 };
 
 use nix::errno::Errno;
+use sriov_offload::netlink::devlink::{Cmode, ParamValue};
 use sriov_offload::netlink::{
     self, rss_hfunc, set_rss_hfunc, ChannelsSet, Devlink, DevlinkHandle, EswitchMode, Ethtool,
     Hfunc, LinkState, LinkWatcher, Rtnl, VfProps,
@@ -589,6 +590,25 @@ fn devlink_is_either_absent_with_a_clear_error_or_refuses_unknown_handles_by_nam
             assert_mentions(&e, &["netdevsim/netdevsim999", "switchdev"]);
             let e = dl.ports(&h).unwrap_err();
             assert_mentions(&e, &["netdevsim/netdevsim999", "DEVLINK_CMD_PORT_GET"]);
+            // a dump for a device that does not exist: empty (kernels before 6.5 dump every
+            // device's) or ENODEV naming it
+            match dl.params(&h) {
+                Ok(p) => assert!(p.is_empty(), "{p:?}"),
+                Err(e) => assert_mentions(&e, &["netdevsim/netdevsim999", "DEVLINK_CMD_PARAM_GET"]),
+            }
+            let e = dl
+                .set_param(&h, "max_macs", Cmode::Driverinit, &ParamValue::U32(16))
+                .unwrap_err();
+            assert_mentions(
+                &e,
+                &[
+                    "netdevsim/netdevsim999",
+                    "max_macs",
+                    "DEVLINK_CMD_PARAM_SET",
+                ],
+            );
+            let e = dl.reload(&h).unwrap_err();
+            assert_mentions(&e, &["netdevsim/netdevsim999", "DEVLINK_CMD_RELOAD"]);
         }
     });
 }

@@ -22,6 +22,7 @@ pub(super) fn exec(
     step: &Step,
     pf: &PfState,
     probe_jobs: ProbeJobs,
+    deadline: Instant,
 ) -> Result<()> {
     let nd = host.netdev(&pf.name);
     match step {
@@ -44,9 +45,22 @@ pub(super) fn exec(
                 .unbind(&dev)
                 .with_context(|| format!("{}: VF {vf}", pf.name))
         }
-        Step::Eswitch { mode, .. } => {
-            kernel.set_eswitch_mode(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, *mode)
+        Step::Eswitch { mode, modes, .. } => kernel.set_eswitch(
+            pf.eswitch_source.as_ref(),
+            &pf.devlink(),
+            &nd,
+            Some(*mode),
+            *modes,
+        ),
+        Step::EswitchModes { modes, .. } => {
+            kernel.set_eswitch(pf.eswitch_source.as_ref(), &pf.devlink(), &nd, None, *modes)
         }
+        Step::DevlinkParam {
+            name, cmode, value, ..
+        } => kernel
+            .set_devlink_param(&pf.devlink(), name, *cmode, value)
+            .with_context(|| format!("{}: devlink param {name}", pf.name)),
+        Step::DevlinkReload { .. } => reload(host, kernel, pf, deadline),
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
         Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. } => {
             bail!("internal: a wait step outside the wait stage: {step}")
@@ -135,6 +149,39 @@ pub(super) fn exec(
     }
 }
 
+/// `devlink dev reload`, then the wait for the PF's netdev: the driver unregisters it and
+/// registers a new one, which udev may rename to the PF's name only after the reload returns.
+/// The later steps find the PF by its netdev.
+fn reload(host: &Host, kernel: &mut Kernel, pf: &PfState, deadline: Instant) -> Result<()> {
+    // subscribed before the reload, so no event of the new netdev is missed
+    let mut waiter = Waiter::new(host)?;
+    kernel
+        .devlink_reload(&pf.devlink())
+        .with_context(|| format!("{}: applying its driverinit parameters", pf.name))?;
+    waiter.until(
+        &format!("{} to be back after the driver reload", pf.name),
+        deadline,
+        || {
+            let nd = host.netdev(&pf.name);
+            if !nd.exists() {
+                return Ok(Some(vec![format!(
+                    "netdev {} (the driver's new netdev has another name, not renamed yet?)",
+                    pf.name
+                )]));
+            }
+            Ok(match nd.device()? {
+                Some(d) if d.name() == pf.dev_name => None,
+                other => Some(vec![format!(
+                    "netdev {} on {} (it is on {})",
+                    pf.name,
+                    pf.dev_name,
+                    other.map_or("no device".into(), |d| d.name().to_string())
+                )]),
+            })
+        },
+    )
+}
+
 pub(super) fn exec_wait(
     host: &Host,
     kernel: &mut Kernel,
@@ -214,7 +261,7 @@ pub(super) fn exec_wait(
             })
         }
         Step::Bind { vfs, .. } => {
-            exec(host, kernel, step, pf, probe_jobs)?;
+            exec(host, kernel, step, pf, probe_jobs, deadline)?;
             if !host.udev_running() {
                 return Ok(());
             }
@@ -240,6 +287,6 @@ pub(super) fn exec_wait(
                 },
             )
         }
-        _ => exec(host, kernel, step, pf, probe_jobs),
+        _ => exec(host, kernel, step, pf, probe_jobs, deadline),
     }
 }

@@ -12,6 +12,7 @@ use super::model::{
     OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting, TuneConfig, DEFAULT_TIMEOUT,
     MAX_VFS,
 };
+use super::model::{DevlinkConfig, DevlinkParam, EncapMode, InlineMode, ParamCmode, ParamSetting};
 use super::model::{ProbeJobs, MAX_PROBE_JOBS};
 use super::names::is_driver_name;
 use super::raw::{RawFile, RawPfOvs, RawTune};
@@ -114,6 +115,7 @@ impl Builder {
                         mtu: None,
                         ovs: None,
                         ib: None,
+                        devlink: DevlinkConfig::default(),
                         origin: origin.clone(),
                     });
                     self.pfs.len() - 1
@@ -184,6 +186,45 @@ impl Builder {
             if let Some(ib) = &rp.ib {
                 pf.ib = Some(super::ib::pf_ib(src, ib, &self.bonds, &matcher)?);
             }
+            if let Some(params) = &rp.devlink_params {
+                for (k, v) in params {
+                    let name = k.get_ref();
+                    if !is_param_name(name) {
+                        return Err(src.err(
+                            k,
+                            format!(
+                                "devlink_params: {} is not a devlink parameter name (lower-case letters, digits and _)",
+                                Clip(name)
+                            ),
+                        ));
+                    }
+                    pf.devlink
+                        .params
+                        .insert(name.clone(), devlink_param(src, name, v)?);
+                }
+            }
+            if let Some(m) = &rp.eswitch_inline_mode {
+                pf.devlink.inline_mode = Some(InlineMode::parse(m.get_ref()).ok_or_else(|| {
+                    src.err(
+                        m,
+                        format!(
+                            "eswitch_inline_mode {} is not \"none\", \"link\", \"network\" or \"transport\"",
+                            Clip(m.get_ref())
+                        ),
+                    )
+                })?);
+            }
+            if let Some(m) = &rp.eswitch_encap_mode {
+                pf.devlink.encap_mode = Some(EncapMode::parse(m.get_ref()).ok_or_else(|| {
+                    src.err(
+                        m,
+                        format!(
+                            "eswitch_encap_mode {} is not \"none\" or \"basic\"",
+                            Clip(m.get_ref())
+                        ),
+                    )
+                })?);
+            }
             // range checks once all keys of this file are in
             let vfs = pf.vfs;
             if let Some(v) = pf.reserved_vfs.iter().find(|v| **v >= vfs) {
@@ -223,6 +264,28 @@ impl Builder {
             }
             check_pf_ovs(src, start, pf)?;
             super::ib::check_pf_ib(src, rp.ib.as_ref().map_or(start, |i| i.span().start), pf)?;
+            // inline and encap mode are the switchdev eswitch's (devlink sets them in that mode)
+            for (key, set, at) in [
+                (
+                    "eswitch_inline_mode",
+                    pf.devlink.inline_mode.is_some(),
+                    rp.eswitch_inline_mode.as_ref().map(|s| s.span().start),
+                ),
+                (
+                    "eswitch_encap_mode",
+                    pf.devlink.encap_mode.is_some(),
+                    rp.eswitch_encap_mode.as_ref().map(|s| s.span().start),
+                ),
+            ] {
+                if set && pf.eswitch != Some(EswitchMode::Switchdev) {
+                    return Err(src.err_at(
+                        at.unwrap_or(start),
+                        format!(
+                            "pf {matcher}: {key} is set but eswitch is not \"switchdev\" (it is a setting of the switchdev eswitch)"
+                        ),
+                    ));
+                }
+            }
             if pf.eswitch_order != EswitchOrder::AfterBond && pf.eswitch.is_none() {
                 return Err(src.err_at(
                     start,
@@ -565,6 +628,81 @@ fn check_pf_ovs(src: &Source, at: usize, pf: &PfConfig) -> Result<(), ConfigErro
     Ok(())
 }
 
+/// The longest string value the kernel takes for a devlink parameter
+/// (`__DEVLINK_PARAM_MAX_STRING_VALUE` is 32 with the NUL).
+const MAX_PARAM_STRING: usize = 31;
+
+/// A devlink parameter name as drivers name them (`flow_steering_mode`, `max_macs`).
+fn is_param_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// One `devlink_params` entry: a value, or `{ value = ..., cmode = "..." }`. Only the syntax is
+/// checked here: whether the device has the parameter, its type and its cmodes are the
+/// kernel's, checked when the PF is planned.
+fn devlink_param(
+    src: &Source,
+    name: &str,
+    v: &toml::Spanned<toml::Value>,
+) -> Result<DevlinkParam, ConfigError> {
+    let err = |m: String| src.err(v, format!("devlink_params.{name}: {m}"));
+    let (value, cmode) = match v.get_ref() {
+        toml::Value::Table(t) => {
+            if let Some(k) = t.keys().find(|k| *k != "value" && *k != "cmode") {
+                return Err(err(format!(
+                    "unknown key {} (a parameter's table has `value` and `cmode`)",
+                    Clip(k)
+                )));
+            }
+            let value = t
+                .get("value")
+                .ok_or_else(|| err("the table needs `value`".into()))?;
+            let cmode = match t.get("cmode") {
+                None => None,
+                Some(toml::Value::String(c)) => Some(ParamCmode::parse(c).ok_or_else(|| {
+                    err(format!(
+                        "cmode {} is not \"runtime\", \"driverinit\" or \"permanent\"",
+                        Clip(c)
+                    ))
+                })?),
+                Some(_) => {
+                    return Err(err(
+                        "cmode must be \"runtime\", \"driverinit\" or \"permanent\"".into(),
+                    ))
+                }
+            };
+            (value, cmode)
+        }
+        other => (other, None),
+    };
+    let value = match value {
+        toml::Value::String(s) if s.len() > MAX_PARAM_STRING || s.contains('\0') => {
+            return Err(err(format!(
+                "{} is not a devlink string value (at most {MAX_PARAM_STRING} bytes, no NUL)",
+                Clip(s)
+            )))
+        }
+        toml::Value::String(s) => ParamSetting::Str(s.clone()),
+        toml::Value::Integer(n) if *n >= 0 => ParamSetting::Int(*n as u64),
+        toml::Value::Integer(n) => {
+            return Err(err(format!(
+                "{n} is negative: devlink parameter integers are unsigned"
+            )))
+        }
+        toml::Value::Boolean(b) => ParamSetting::Bool(*b),
+        _ => {
+            return Err(err(
+                "the value must be a string, a non-negative integer or a boolean, or { value = ..., cmode = \"...\" }"
+                    .into(),
+            ))
+        }
+    };
+    Ok(DevlinkParam { value, cmode })
+}
+
 /// `mtu = N` of a PF: in the range Linux allows an Ethernet netdev (68 = ETH_MIN_MTU, the
 /// IPv4 minimum; 65535 = IP_MAX_MTU); the driver's own maximum is checked when it is set.
 fn mtu_value(src: &Source, m: &toml::Spanned<i64>, key: &str) -> Result<u32, ConfigError> {
@@ -730,5 +868,121 @@ vfs = 4
             .unwrap_err();
         assert_eq!(e.line, 4, "{e}");
         assert!(e.message.starts_with("rings must be"), "{e}");
+    }
+
+    #[test]
+    fn devlink_params_take_values_and_tables_with_a_cmode() {
+        let c = parse(
+            r#"
+[[pf]]
+match = { name = "p0" }
+vfs = 2
+eswitch = "switchdev"
+eswitch_inline_mode = "transport"
+eswitch_encap_mode = "basic"
+devlink_params = { flow_steering_mode = "smfs", max_macs = 32, test1 = false, enable_roce = { value = true, cmode = "driverinit" } }
+"#,
+        )
+        .unwrap();
+        let d = &c.pfs[0].devlink;
+        assert_eq!(d.inline_mode, Some(InlineMode::Transport));
+        assert_eq!(d.encap_mode, Some(EncapMode::Basic));
+        let p = |n: &str| d.params[n].clone();
+        assert_eq!(
+            p("flow_steering_mode"),
+            DevlinkParam {
+                value: ParamSetting::Str("smfs".into()),
+                cmode: None
+            }
+        );
+        assert_eq!(p("max_macs").value, ParamSetting::Int(32));
+        assert_eq!(p("test1").value, ParamSetting::Bool(false));
+        assert_eq!(
+            p("enable_roce"),
+            DevlinkParam {
+                value: ParamSetting::Bool(true),
+                cmode: Some(ParamCmode::Driverinit)
+            }
+        );
+    }
+
+    #[test]
+    fn a_later_file_overrides_one_devlink_param() {
+        let mut b = Builder::default();
+        for (name, text) in [
+            (
+                "config.toml",
+                "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 2\ndevlink_params = { max_macs = 32, test1 = true }\n",
+            ),
+            (
+                "conf.d/50.toml",
+                "[[pf]]\nmatch = { name = \"p0\" }\ndevlink_params = { test1 = false }\n",
+            ),
+        ] {
+            b.add(&Source {
+                path: Path::new(name),
+                text,
+            })
+            .unwrap();
+        }
+        let c = b.finish(&[]).unwrap();
+        let d = &c.pfs[0].devlink.params;
+        assert_eq!(d["max_macs"].value, ParamSetting::Int(32));
+        assert_eq!(d["test1"].value, ParamSetting::Bool(false));
+    }
+
+    #[test]
+    fn bad_devlink_settings_point_at_the_key() {
+        let base = "[[pf]]\nmatch = { name = \"p0\" }\nvfs = 2\n";
+        for (line, want) in [
+            (
+                "devlink_params = { Max-Macs = 1 }",
+                "\"Max-Macs\" is not a devlink parameter name",
+            ),
+            ("devlink_params = { max_macs = -1 }", "-1 is negative"),
+            ("devlink_params = { max_macs = 1.5 }", "the value must be"),
+            ("devlink_params = { max_macs = [1] }", "the value must be"),
+            (
+                "devlink_params = { max_macs = { value = 1, cmode = \"boot\" } }",
+                "cmode \"boot\" is not",
+            ),
+            (
+                "devlink_params = { max_macs = { value = 1, cmode = 1 } }",
+                "cmode must be",
+            ),
+            (
+                "devlink_params = { max_macs = { cmode = \"runtime\" } }",
+                "the table needs `value`",
+            ),
+            (
+                "devlink_params = { max_macs = { value = 1, mode = \"runtime\" } }",
+                "unknown key \"mode\"",
+            ),
+            (
+                "devlink_params = { x = \"0123456789012345678901234567890123\" }",
+                "is not a devlink string value",
+            ),
+            ("devlink_params = 5", "invalid type"),
+            (
+                "eswitch = \"switchdev\"\neswitch_inline_mode = \"tcp\"",
+                "eswitch_inline_mode \"tcp\" is not",
+            ),
+            (
+                "eswitch = \"switchdev\"\neswitch_encap_mode = \"vxlan\"",
+                "eswitch_encap_mode \"vxlan\" is not",
+            ),
+            (
+                "eswitch_inline_mode = \"transport\"",
+                "eswitch_inline_mode is set but eswitch is not \"switchdev\"",
+            ),
+            (
+                "eswitch = \"legacy\"\neswitch_encap_mode = \"basic\"",
+                "eswitch_encap_mode is set but eswitch is not \"switchdev\"",
+            ),
+        ] {
+            let e = parse(&format!("{base}{line}\n")).unwrap_err();
+            assert!(e.line >= 4, "{line}: {e}");
+            assert!(e.message.contains(want), "{line}: {e}");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub use model::{
     IbConfig, LinkState, OvsConfig, PfConfig, PfMatch, PfOvs, Representors, RingsSetting,
     TuneConfig, VfConfig, DEFAULT_TIMEOUT, MAX_VFS,
 };
+pub use model::{DevlinkConfig, DevlinkParam, EncapMode, InlineMode, ParamCmode, ParamSetting};
 pub use model::{IbPolicy, PfIb, ProbeJobs, MAX_PROBE_JOBS};
 pub use vfkeys::vf_bind;
 

@@ -124,6 +124,151 @@ impl TryFrom<String> for LinkState {
     }
 }
 
+/// When a devlink parameter's value takes effect (enum devlink_param_cmode): `runtime` at once,
+/// `driverinit` at the next driver reload (`devlink dev reload`), `permanent` stored in the
+/// NIC's non-volatile memory, in effect after a firmware reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamCmode {
+    Runtime,
+    Driverinit,
+    Permanent,
+}
+
+impl ParamCmode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "runtime" => Some(ParamCmode::Runtime),
+            "driverinit" => Some(ParamCmode::Driverinit),
+            "permanent" => Some(ParamCmode::Permanent),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ParamCmode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParamCmode::Runtime => "runtime",
+            ParamCmode::Driverinit => "driverinit",
+            ParamCmode::Permanent => "permanent",
+        })
+    }
+}
+
+/// A devlink parameter's value as the config writes it. Its type (u8, u16, u32, u64, string,
+/// bool) is the parameter's, which only the kernel knows: checked when the PF is planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamSetting {
+    /// A TOML integer (never negative: every devlink integer type is unsigned).
+    Int(u64),
+    Str(String),
+    Bool(bool),
+}
+
+impl ParamSetting {
+    /// "an integer", "a string", "a boolean": what the config gave, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ParamSetting::Int(_) => "an integer",
+            ParamSetting::Str(_) => "a string",
+            ParamSetting::Bool(_) => "a boolean",
+        }
+    }
+}
+
+impl fmt::Display for ParamSetting {
+    /// As TOML writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamSetting::Int(n) => write!(f, "{n}"),
+            ParamSetting::Str(s) => write!(f, "{s:?}"),
+            ParamSetting::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// One entry of `devlink_params`: `name = value` or `name = { value = ..., cmode = "..." }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevlinkParam {
+    pub value: ParamSetting,
+    /// `None`: `runtime` if the parameter has it, else `driverinit` (never `permanent`
+    /// unless written).
+    pub cmode: Option<ParamCmode>,
+}
+
+/// `eswitch_inline_mode` (enum devlink_eswitch_inline_mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InlineMode {
+    None,
+    Link,
+    Network,
+    Transport,
+}
+
+impl InlineMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(InlineMode::None),
+            "link" => Some(InlineMode::Link),
+            "network" => Some(InlineMode::Network),
+            "transport" => Some(InlineMode::Transport),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for InlineMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InlineMode::None => "none",
+            InlineMode::Link => "link",
+            InlineMode::Network => "network",
+            InlineMode::Transport => "transport",
+        })
+    }
+}
+
+/// `eswitch_encap_mode` (enum devlink_eswitch_encap_mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncapMode {
+    None,
+    Basic,
+}
+
+impl EncapMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(EncapMode::None),
+            "basic" => Some(EncapMode::Basic),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EncapMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EncapMode::None => "none",
+            EncapMode::Basic => "basic",
+        })
+    }
+}
+
+/// A PF's devlink settings besides the eswitch mode: `devlink_params`, `eswitch_inline_mode`,
+/// `eswitch_encap_mode`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DevlinkConfig {
+    /// Parameter name (`[a-z0-9_]+`) → value; a later file overrides one parameter at a time.
+    pub params: BTreeMap<String, DevlinkParam>,
+    /// Only with `eswitch = "switchdev"`.
+    pub inline_mode: Option<InlineMode>,
+    /// Only with `eswitch = "switchdev"`.
+    pub encap_mode: Option<EncapMode>,
+}
+
 /// What VFs are bound to once the PF is configured.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -255,6 +400,8 @@ pub struct PfConfig {
     pub ovs: Option<PfOvs>,
     /// `ib = { ... }`: IB GUIDs and port policy of a standalone InfiniBand PF's VFs (no bond).
     pub ib: Option<PfIb>,
+    /// `devlink_params`, `eswitch_inline_mode`, `eswitch_encap_mode`.
+    pub devlink: DevlinkConfig,
     /// Where this PF was (last) configured, for messages.
     pub origin: String,
 }

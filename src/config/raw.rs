@@ -56,6 +56,10 @@ pub(super) struct RawPf {
     pub(super) tune: Option<RawTune>,
     pub(super) ovs: Option<Spanned<RawPfOvs>>,
     pub(super) ib: Option<Spanned<RawPfIb>>,
+    /// `{ name = value | { value = ..., cmode = "..." } }`; interpreted by hand (spans).
+    pub(super) devlink_params: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub(super) eswitch_inline_mode: Option<Spanned<String>>,
+    pub(super) eswitch_encap_mode: Option<Spanned<String>>,
 }
 
 /// A PF's `ib = { ... }` (standalone InfiniBand PF).

@@ -169,6 +169,19 @@ impl<'h> Netdev<'h> {
         self.compat_mode_path()
     }
 
+    /// `compat/devlink/inline` or `compat/devlink/encap` next to `mode` (MLNX_OFED only: its
+    /// stand-in for devlink's eswitch inline-mode and encap-mode on kernels without devlink;
+    /// upstream kernels have no `compat` directory). `None` when the file does not exist.
+    pub fn compat_eswitch_attr(&self, name: &str) -> Result<Option<String>> {
+        self.host
+            .read_opt(&self.base.join("compat/devlink").join(name))
+    }
+
+    pub fn set_compat_eswitch_attr(&self, name: &str, value: &str) -> Result<()> {
+        self.host
+            .write(&self.base.join("compat/devlink").join(name), value)
+    }
+
     fn xps_path(&self, queue: u32) -> PathBuf {
         self.base.join(format!("queues/tx-{queue}/xps_cpus"))
     }

@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use crate::config::{Config, EswitchMode, PfConfig};
+use crate::config::{Config, EswitchMode, ParamCmode, PfConfig};
 use crate::host::net::NetdevState;
 use crate::host::Host;
-use crate::kernel::{EswitchSource, Kernel};
+use crate::kernel::{cmode_from_devlink, EswitchModes, EswitchSource, Kernel};
+use crate::netlink::devlink::{ParamType, ParamValue};
 use crate::netlink::rtnl::VfInfo;
 use crate::netlink::DevlinkHandle;
 use crate::select::Target;
@@ -134,6 +135,28 @@ pub struct Facts {
     pub ovs: Option<ovs::OvsFacts>,
     /// netdev → MTU (sysfs `mtu`), for PFs with `mtu` and VF netdevs with a per-VF `mtu`.
     pub mtu: BTreeMap<IfName, u32>,
+    /// PF → its devlink parameters, for PFs with `devlink_params` configured.
+    pub devlink_params: BTreeMap<IfName, ParamsSeen>,
+    /// PF → its eswitch's inline and encap mode, for PFs with either configured.
+    pub eswitch_modes: BTreeMap<IfName, EswitchModes>,
+}
+
+/// A devlink parameter as the device reports it (DEVLINK_CMD_PARAM_GET).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamState {
+    pub ty: ParamType,
+    pub generic: bool,
+    /// The value in each cmode the driver supports (and only those).
+    pub values: BTreeMap<ParamCmode, ParamValue>,
+}
+
+/// A PF's devlink parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamsSeen {
+    /// By name; empty for a device without any (or without a devlink instance).
+    Read(BTreeMap<String, ParamState>),
+    /// They cannot be read here (a fixture tree has no kernel): why.
+    Unreadable(String),
 }
 
 impl Facts {
@@ -151,6 +174,8 @@ impl Facts {
             hostname: _,
             ovs: _,
             mtu,
+            devlink_params,
+            eswitch_modes,
         } = other;
         self.mtu.extend(mtu);
         self.vf_info.extend(vf_info);
@@ -159,6 +184,8 @@ impl Facts {
         self.guid_via.extend(guid_via);
         self.lag_active.extend(lag_active);
         self.ib.extend(ib);
+        self.devlink_params.extend(devlink_params);
+        self.eswitch_modes.extend(eswitch_modes);
     }
 }
 
@@ -495,6 +522,39 @@ pub fn facts(
                     }
                 }
             }
+        }
+        if !pc.devlink.params.is_empty() {
+            let seen = match kernel.devlink_params(&s.devlink())? {
+                Some(params) => ParamsSeen::Read(
+                    params
+                        .into_iter()
+                        .map(|p| {
+                            let st = ParamState {
+                                ty: p.ty,
+                                generic: p.generic,
+                                values: p
+                                    .values
+                                    .into_iter()
+                                    .map(|(m, v)| (cmode_from_devlink(m), v))
+                                    .collect(),
+                            };
+                            (p.name, st)
+                        })
+                        .collect(),
+                ),
+                None => ParamsSeen::Unreadable(
+                    "devlink parameters are read through devlink netlink, which is not used on a fixture tree (SRIOV_OFFLOAD_ROOT is set)".into(),
+                ),
+            };
+            x.devlink_params.insert(s.name.clone(), seen);
+        }
+        if pc.devlink.inline_mode.is_some() || pc.devlink.encap_mode.is_some() {
+            let m = kernel.eswitch_modes(
+                s.eswitch_source.as_ref(),
+                &s.devlink(),
+                &host.netdev(&s.name),
+            )?;
+            x.eswitch_modes.insert(s.name.clone(), m);
         }
         if let Some(b) = cfg.bond_of(s.name.as_str()) {
             if b.vf_lag {

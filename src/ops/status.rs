@@ -12,7 +12,10 @@ use crate::host::Host;
 use crate::hostplan::{bond_ctx, plan_pfs, PfPlan};
 use crate::irq::plan::{plan as plan_tune, DevicePlan, Step as TuneStep};
 use crate::marker::{self, Status as Marker};
+use crate::netlink::devlink::ParamValue;
 use crate::observe::configured::Configured;
+use crate::observe::ParamsSeen;
+use crate::plan::devlink::cmode_for;
 use crate::plan::Step;
 use crate::types::{GuidKind, Mac};
 
@@ -46,6 +49,18 @@ pub struct VfView {
     pub in_use: Option<String>,
     pub node_guid: Option<String>,
     pub port_guid: Option<String>,
+}
+
+/// A configured devlink parameter against the device's.
+#[derive(Serialize, Debug)]
+pub struct ParamView {
+    pub name: String,
+    /// The cmode it is set in: the configured one, else the parameter's runtime or driverinit;
+    /// `None` when the device has no such parameter (or it cannot be read).
+    pub cmode: Option<String>,
+    pub want: String,
+    /// The device's value in that cmode; `None` when unknown.
+    pub have: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -98,6 +113,16 @@ pub struct PfView {
     /// This boot's `pf/<name>` state file: `ready`, `pending` or `gone`, with why when not ready.
     pub pf_state: Option<PfStateView>,
     pub irq: Option<IrqView>,
+    /// The configured devlink parameters (absent when none are).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devlink_params: Vec<ParamView>,
+    /// The configured eswitch inline mode (absent when not configured); `have` is `None`
+    /// where the driver does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eswitch_inline_mode: Option<Want<Option<String>>>,
+    /// Likewise the encap mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eswitch_encap_mode: Option<Want<Option<String>>>,
     pub vf_list: Vec<VfView>,
     pub matches: bool,
 }
@@ -115,7 +140,7 @@ pub struct Difference {
     /// The PF's netdev (or its match when absent); `None` for the host as a whole.
     pub pf: Option<String>,
     /// `absent`, `vfs`, `eswitch`, `autoprobe`, `vf-props`, `lag`, `representors`, `guid`,
-    /// `bind`, `hw-tc-offload`, `refused`, `impossible`, `tune`, `marker`.
+    /// `bind`, `hw-tc-offload`, `devlink-param`, `refused`, `impossible`, `tune`, `marker`.
     pub kind: &'static str,
     pub message: String,
 }
@@ -201,6 +226,18 @@ fn pf_differences(p: &PfPlan, out: &mut Vec<Difference>) {
                     s.eswitch.map_or("none".into(), |m| m.to_string())
                 ),
             ),
+            Step::EswitchModes { .. } => add(
+                "eswitch",
+                format!("the eswitch's inline/encap mode differs from the config ({st})"),
+            ),
+            Step::DevlinkParam {
+                name, cmode, value, ..
+            } => add(
+                "devlink-param",
+                format!("devlink param {name} ({cmode}) is not {value}"),
+            ),
+            // the consequence of a driverinit parameter, reported as that
+            Step::DevlinkReload { .. } => {}
             Step::VfProps { vf, .. } => add(
                 "vf-props",
                 format!(
@@ -398,6 +435,40 @@ pub fn build(
                 port_guid: guid(v.index, GuidKind::Port),
             })
             .collect();
+        let seen_params = match state.facts.devlink_params.get(&s.name) {
+            Some(ParamsSeen::Read(m)) => Some(m),
+            _ => None,
+        };
+        let devlink_params =
+            p.cfg
+                .devlink
+                .params
+                .iter()
+                .map(|(name, w)| {
+                    let param = seen_params.and_then(|m| m.get(name));
+                    let cmode = param.and_then(|ps| cmode_for(ps, w.cmode));
+                    ParamView {
+                        name: name.clone(),
+                        cmode: cmode.or(w.cmode).map(|m| m.to_string()),
+                        want: w.value.to_string(),
+                        have: param.zip(cmode).and_then(|(ps, m)| ps.values.get(&m)).map(
+                            |v| match v {
+                                ParamValue::String(s) => format!("{s:?}"),
+                                v => v.to_string(),
+                            },
+                        ),
+                    }
+                })
+                .collect();
+        let modes = state.facts.eswitch_modes.get(&s.name);
+        let eswitch_inline_mode = p.cfg.devlink.inline_mode.map(|w| Want {
+            want: Some(w.to_string()),
+            have: modes.and_then(|m| m.inline).map(|m| m.to_string()),
+        });
+        let eswitch_encap_mode = p.cfg.devlink.encap_mode.map(|w| Want {
+            want: Some(w.to_string()),
+            have: modes.and_then(|m| m.encap).map(|m| m.to_string()),
+        });
         let want = u32::from(p.cfg.vfs);
         let switchdev = p.cfg.eswitch == Some(EswitchMode::Switchdev);
         let hw_tc = switchdev && p.cfg.hw_tc_offload;
@@ -442,6 +513,9 @@ pub fn build(
             lock_holder: host.lock_holder_of(&s.dev_name),
             pf_state: pf_state(s.name.as_str(), &p.cfg.matcher.to_string()),
             irq: (seen.irq_error.is_none() && irq.devices > 0).then_some(irq),
+            devlink_params,
+            eswitch_inline_mode,
+            eswitch_encap_mode,
             vf_list,
             matches: differences.len() == before,
         });
@@ -488,6 +562,9 @@ pub fn build(
                 &u.cfg.matcher.to_string(),
             ),
             irq: None,
+            devlink_params: vec![],
+            eswitch_inline_mode: None,
+            eswitch_encap_mode: None,
             vf_list: vec![],
             matches: false,
         });
@@ -648,6 +725,18 @@ fn pf_text(p: &PfView) -> String {
     if let Some(s) = &p.eswitch_source {
         facts.push(format!("eswitch via {s}"));
     }
+    for (key, m) in [
+        ("inline-mode", &p.eswitch_inline_mode),
+        ("encap-mode", &p.eswitch_encap_mode),
+    ] {
+        if let Some(m) = m {
+            facts.push(format!(
+                "eswitch {key} {} (want {})",
+                m.have.as_deref().unwrap_or("not reported"),
+                m.want.as_deref().unwrap_or("-")
+            ));
+        }
+    }
     if p.autoprobe == Some(false) {
         facts.push("autoprobe off".into());
     }
@@ -683,6 +772,22 @@ fn pf_text(p: &PfView) -> String {
         None => "not locked".into(),
     });
     let mut out = wrap(&format!("{name}: "), &facts.join("; "));
+    if !p.devlink_params.is_empty() {
+        let params: Vec<String> = p
+            .devlink_params
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} ({}, want {})",
+                    d.name,
+                    d.have.as_deref().unwrap_or("?"),
+                    d.cmode.as_deref().unwrap_or("?"),
+                    d.want
+                )
+            })
+            .collect();
+        out.push_str(&wrap("  devlink params: ", &params.join(", ")));
+    }
     if p.vf_list.is_empty() {
         return out;
     }

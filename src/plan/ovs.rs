@@ -92,10 +92,14 @@ pub fn plan_pf(inp: &Input, extra: &Facts, phase: Phase, mut steps: Vec<Step>) -
     let (c, s) = (inp.cfg, inp.state);
     let pf = s.name.clone();
     let db = of.db();
-    if let Some(i) = steps
+    // every mode change (a devlink parameter change with --force goes through legacy and back)
+    let changes: Vec<usize> = steps
         .iter()
-        .position(|st| matches!(st, Step::Eswitch { .. }))
-    {
+        .enumerate()
+        .filter(|(_, st)| matches!(st, Step::Eswitch { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    for i in changes.into_iter().rev() {
         // unknown (no database): ovs-vswitchd cannot be holding the PF for a bridge it cannot read
         if let Some((b, p)) = db.and_then(|d| d.port_of_interface(pf.as_str())) {
             let (bridge, port) = (b.name.clone(), p.spec.clone());
@@ -142,7 +146,10 @@ pub fn plan_pf(inp: &Input, extra: &Facts, phase: Phase, mut steps: Vec<Step>) -
     let changes_reps = steps.iter().any(|st| {
         matches!(
             st,
-            Step::NumVfs { .. } | Step::Eswitch { .. } | Step::WaitReps { .. }
+            Step::NumVfs { .. }
+                | Step::Eswitch { .. }
+                | Step::WaitReps { .. }
+                | Step::DevlinkReload { .. }
         )
     });
     let want = wanted(o.uplink, &pf, &vfs, &s.reps).filter(|_| !changes_reps);

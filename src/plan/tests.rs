@@ -19,6 +19,7 @@ pub(super) fn pfc(vfs: u16) -> PfConfig {
         mtu: None,
         ovs: None,
         ib: None,
+        devlink: Default::default(),
         origin: "t".into(),
     }
 }

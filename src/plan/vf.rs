@@ -353,6 +353,7 @@ mod tests {
             mtu: None,
             ovs: None,
             ib: None,
+            devlink: Default::default(),
             origin: "c.toml:1".into(),
         }
     }
