@@ -807,17 +807,7 @@ fn plan_rest(inp: &Input, extra: &Facts, phase: Phase, force: bool) -> Result<Ve
         Some(Bind::None) => steps.extend(vf::binds(c, &pf, &unbound_after)),
         None => {}
     }
-    let mut by_driver: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
-    for (vf, d) in restore {
-        by_driver.entry(d).or_default().push(vf);
-    }
-    for (driver, vfs) in by_driver {
-        steps.push(Step::Bind {
-            pf: pf.clone(),
-            vfs,
-            driver,
-        });
-    }
+    steps.extend(vf::back_to_their_drivers(&pf, restore));
     steps.extend(vf::vf_mtus(inp, extra, count_change, &unbound_after));
     if switchdev && c.hw_tc_offload {
         let off = |n: &IfName| extra.hw_tc.get(n) == Some(&false);

@@ -215,6 +215,20 @@ impl Rtnl {
         }
     }
 
+    /// One VF as its PF's driver reports it now: a setter that must send a pair of values
+    /// (VLAN with QoS, both tx rates) keeps the half that is not configured.
+    fn current_vf(&mut self, pf: &str, vf: u32, what: &str) -> Result<VfInfo> {
+        self.vfs(pf)?
+            .into_iter()
+            .find(|i| i.vf == vf)
+            .ok_or_else(|| anyhow!("{pf} reports no VF {vf}"))
+            .with_context(|| {
+                format!(
+                    "reading the current {what} of VF {vf} on {pf}, to keep what is not configured"
+                )
+            })
+    }
+
     /// The VFs of PF `pf` as its driver reports them; empty for a device without VFs (or
     /// without SR-IOV at all).
     pub fn vfs(&mut self, pf: &str) -> Result<Vec<VfInfo>> {
@@ -252,14 +266,7 @@ impl Rtnl {
             let (vlan, qos) = match (props.vlan, props.qos) {
                 (Some(v), Some(q)) => (v, q),
                 _ => {
-                    let cur = self
-                        .vfs(pf)?
-                        .into_iter()
-                        .find(|i| i.vf == vf)
-                        .ok_or_else(|| anyhow!("{pf} reports no VF {vf}"))
-                        .with_context(|| {
-                            format!("reading current VLAN of VF {vf} on {pf} to keep it")
-                        })?;
+                    let cur = self.current_vf(pf, vf, "VLAN")?;
                     (props.vlan.unwrap_or(cur.vlan), props.qos.unwrap_or(cur.qos))
                 }
             };
@@ -289,14 +296,7 @@ impl Rtnl {
             let (min, max) = match (props.min_tx_rate, props.max_tx_rate) {
                 (Some(a), Some(b)) => (a, b),
                 _ => {
-                    let cur = self
-                        .vfs(pf)?
-                        .into_iter()
-                        .find(|i| i.vf == vf)
-                        .ok_or_else(|| anyhow!("{pf} reports no VF {vf}"))
-                        .with_context(|| {
-                            format!("reading the current tx rates of VF {vf} on {pf} to keep them")
-                        })?;
+                    let cur = self.current_vf(pf, vf, "tx rates")?;
                     (
                         props.min_tx_rate.or(cur.min_tx_rate).unwrap_or(0),
                         props.max_tx_rate.or(cur.max_tx_rate).unwrap_or(0),

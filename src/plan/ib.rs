@@ -3,8 +3,6 @@
 //! policy, node and port GUIDs, then each VF whose GUIDs changed unbound and bound again so its
 //! driver picks them up). Also what a PF without a netdev cannot have.
 
-use std::collections::BTreeMap;
-
 use super::{wanted_guid, Input, Refusal, Step};
 use crate::config::{Bind, GuidScheme, IbPolicy};
 use crate::observe::{Facts, GuidVia};
@@ -178,17 +176,7 @@ pub(super) fn plan(
         return Ok(());
     }
     // no `bind` (autoprobe) or "none": back to the driver each had
-    let mut by_driver: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for (vf, d) in rebind {
-        by_driver.entry(d).or_default().push(vf);
-    }
-    for (driver, vfs) in by_driver {
-        steps.push(Step::Bind {
-            pf: pf.clone(),
-            vfs,
-            driver,
-        });
-    }
+    steps.extend(super::vf::back_to_their_drivers(&pf, rebind));
     Ok(())
 }
 

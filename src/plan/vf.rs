@@ -138,6 +138,23 @@ pub(super) fn binds(c: &PfConfig, pf: &IfName, unbound: &[u32]) -> Vec<Step> {
         .collect()
 }
 
+/// Binds VFs back to the driver each had (one step per driver, in driver order): VFs this
+/// plan unbinds that no `bind` names a driver for.
+pub(super) fn back_to_their_drivers(pf: &IfName, vfs: Vec<(u32, String)>) -> Vec<Step> {
+    let mut by_driver: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (vf, d) in vfs {
+        by_driver.entry(d).or_default().push(vf);
+    }
+    by_driver
+        .into_iter()
+        .map(|(driver, vfs)| Step::Bind {
+            pf: pf.clone(),
+            vfs,
+            driver,
+        })
+        .collect()
+}
+
 /// A VF's netdev is (re)made by this run: bound now, or created and autoprobed.
 fn pending_netdev(c: &PfConfig, vf: u32, count_change: bool, unbound_after: &[u32]) -> bool {
     let fresh = count_change || unbound_after.contains(&vf);
