@@ -63,7 +63,7 @@ pub(super) fn exec(
         Step::DevlinkReload { .. } => reload(host, kernel, pf, deadline),
         Step::VfProps { vf, cfg, .. } => kernel.set_vf(&pf.name, *vf, cfg),
         Step::WaitSlaves { .. } | Step::WaitLag { .. } | Step::WaitReps { .. } => {
-            bail!("internal: a wait step outside the wait stage: {step}")
+            bail!("internal: a wait step run without its waiter: {step}")
         }
         Step::Guid { vf, kind, guid, .. } => {
             // decided again here: a PF without VFs at planning time (this run created them)
