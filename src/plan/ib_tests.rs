@@ -3,7 +3,7 @@
 
 use super::tests::{pfc, pfs};
 use super::*;
-use crate::config::{PfIb, PfMatch};
+use crate::config::{IbPolicy, PfIb, PfMatch};
 use crate::observe::ib::IbFacts;
 use crate::observe::GuidVia;
 use std::collections::BTreeMap;
